@@ -1,0 +1,7 @@
+//! Many connections: demux, listeners, ports, ISNs, fragments, counters.
+
+pub mod cookies;
+pub mod frag;
+pub mod isn;
+pub mod ports;
+pub mod stats;
