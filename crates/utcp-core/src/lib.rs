@@ -12,6 +12,7 @@
 //! - [`trace`]: events, tcpdump-like lines and pcap output.
 #![forbid(unsafe_code)]
 
+pub mod rng;
 pub mod sim;
 pub mod socket;
 pub mod stack;
