@@ -3,5 +3,7 @@
 pub mod cookies;
 pub mod frag;
 pub mod isn;
+pub mod observer;
 pub mod ports;
 pub mod stats;
+pub use observer::Observer;

@@ -1,7 +1,17 @@
 //! One connection: the transmission control block and what it is made of.
 
 pub mod cc;
+pub mod config;
+mod input;
+mod output;
 pub mod recv_buf;
 pub mod rtt;
 pub mod send_buf;
 pub mod state;
+pub mod tcb;
+mod timer;
+
+pub use config::{Keepalive, TcpConfig};
+pub use output::SEGMENT_OVERHEAD;
+pub use state::State;
+pub use tcb::Tcb;

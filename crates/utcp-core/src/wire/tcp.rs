@@ -313,7 +313,16 @@ impl TcpRepr {
     /// `header_len() + payload.len()` bytes.
     pub fn emit(&self, buf: &mut [u8], src: Ipv4Addr, dst: Ipv4Addr, payload: &[u8]) -> usize {
         let hlen = self.header_len();
-        let total = hlen + payload.len();
+        buf[hlen..hlen + payload.len()].copy_from_slice(payload);
+        self.emit_in_place(buf, src, dst, payload.len())
+    }
+
+    /// Like [`emit`](Self::emit), for a payload of `payload_len` bytes the
+    /// caller already wrote at `buf[header_len()..]`: the output path copies
+    /// data from the send buffer straight into the packet.
+    pub fn emit_in_place(&self, buf: &mut [u8], src: Ipv4Addr, dst: Ipv4Addr, payload_len: usize) -> usize {
+        let hlen = self.header_len();
+        let total = hlen + payload_len;
         buf[0..2].copy_from_slice(&self.src_port.to_be_bytes());
         buf[2..4].copy_from_slice(&self.dst_port.to_be_bytes());
         buf[4..8].copy_from_slice(&self.seq.0.to_be_bytes());
@@ -326,7 +335,6 @@ impl TcpRepr {
         buf[18..20].copy_from_slice(&self.urgent.to_be_bytes());
         let olen = self.options.emit(&mut buf[HEADER_LEN..hlen]);
         debug_assert_eq!(olen, hlen - HEADER_LEN);
-        buf[hlen..total].copy_from_slice(payload);
         let acc = checksum::pseudo_header(src, dst, PROTO_TCP, total);
         let c = checksum::finish(checksum::sum(acc, &buf[..total]));
         buf[16..18].copy_from_slice(&c.to_be_bytes());

@@ -1,0 +1,523 @@
+//! SEGMENT ARRIVES (RFC 9293 §3.10.7.3-4), checked in the RFC's order, with
+//! RFC 5961's defences and RFC 7323's PAWS. LISTEN is the stack's business
+//! (a listener is not a TCB); every other state is handled here.
+
+use super::state::State;
+use super::tcb::{Pending, Tcb, OOW_ACK_INTERVAL};
+use crate::socket::errno::Errno;
+use crate::stack::stats::DropReason;
+use crate::stack::Observer;
+use crate::time::Instant;
+use crate::wire::{SackBlock, SeqNum, TcpRepr};
+use core::time::Duration;
+
+/// RFC 7323 §5.5: a ts_recent older than 24 days is no basis for PAWS.
+const PAWS_IDLE: Duration = Duration::from_secs(24 * 24 * 3600);
+
+impl Tcb {
+    /// Process one segment addressed to this connection.
+    pub fn on_segment(&mut self, now: Instant, seg: &TcpRepr, payload: &[u8], obs: &mut Observer) {
+        match self.state {
+            State::Closed | State::Listen => {
+                // The stack answers segments for closed connections itself.
+                obs.drop(now, DropReason::NoSocket);
+            }
+            State::SynSent => self.on_segment_syn_sent(now, seg, payload, obs),
+            _ => self.on_segment_synchronized(now, seg, payload, obs),
+        }
+    }
+
+    /// §3.10.7.3: SYN-SENT.
+    fn on_segment_syn_sent(&mut self, now: Instant, seg: &TcpRepr, _payload: &[u8], obs: &mut Observer) {
+        let f = seg.flags;
+        // First, check the ACK bit.
+        if f.ack() && (seg.ack <= self.iss || seg.ack > self.snd_max) {
+            // An old or forged ACK: reset it, unless it is itself a reset.
+            if !f.rst() {
+                self.pending = Some(Pending::Rst { seq: seg.ack, ack: None });
+            }
+            obs.drop(now, DropReason::SynSentBadAck);
+            return;
+        }
+        // Second, the RST bit: only with an acceptable ACK (RFC 5961 §3.2
+        // for SYN-SENT), "connection reset" -> ECONNREFUSED.
+        if f.rst() {
+            if f.ack() {
+                self.fail(now, Errno::ECONNREFUSED, obs);
+            } else {
+                obs.drop(now, DropReason::SynSentRstNoAck);
+            }
+            return;
+        }
+        // Fourth, the SYN bit.
+        if !f.syn() {
+            obs.drop(now, DropReason::SynSentNoSyn);
+            return;
+        }
+        self.take_syn(now, seg);
+        if f.ack() {
+            // Our SYN is acknowledged: ESTABLISHED, and ACK their SYN.
+            self.ack_advance(now, seg.ack, obs);
+            self.update_window(seg);
+            self.set_state(now, State::Established, obs);
+            self.ack_now = true;
+        } else {
+            // Simultaneous open: SYN-RECEIVED, send SYN,ACK with our ISS
+            // (the four-segment handshake).
+            self.snd_nxt = self.iss;
+            self.timers.rto = Some(now);
+            self.set_state(now, State::SynReceived, obs);
+        }
+    }
+
+    /// §3.10.7.4: SYN-RECEIVED and every synchronized state.
+    fn on_segment_synchronized(&mut self, now: Instant, seg: &TcpRepr, payload: &[u8], obs: &mut Observer) {
+        let f = seg.flags;
+        let mut seg_len = seg.seq_len(payload.len());
+
+        // RFC 7323 §5.3 R1: PAWS, before the sequence check.
+        if self.ts_enabled && !f.rst() {
+            if let Some((val, _)) = seg.options.timestamps {
+                let stale = now.saturating_since(self.ts_recent_at) > PAWS_IDLE;
+                if (val.wrapping_sub(self.ts_recent) as i32) < 0 && !stale {
+                    self.oow_ack(now, payload.len(), obs);
+                    obs.drop(now, DropReason::PawsRejected);
+                    return;
+                }
+            }
+        }
+
+        // First, check the sequence number (the four acceptability cases).
+        let wnd = self.rcv_wnd();
+        let acceptable = match (seg_len, wnd) {
+            (0, 0) => seg.seq == self.rcv_nxt,
+            (0, _) => seg.seq.in_range(self.rcv_nxt, self.rcv_nxt + wnd),
+            (_, 0) => false,
+            (_, _) => {
+                seg.seq.in_range(self.rcv_nxt, self.rcv_nxt + wnd)
+                    || (seg.seq + (seg_len - 1)).in_range(self.rcv_nxt, self.rcv_nxt + wnd)
+            }
+        };
+        if !acceptable {
+            // A zero-window probe or keepalive lands here and gets its ACK.
+            if f.rst() {
+                obs.drop(now, DropReason::RstOutOfWindow);
+            } else if f.syn() {
+                // RFC 5961 §4.2: any SYN in a synchronized state gets a challenge ACK.
+                self.challenge_ack(now, obs);
+                obs.drop(now, DropReason::SynChallenged);
+            } else {
+                self.oow_ack(now, payload.len(), obs);
+                obs.drop(now, DropReason::OutOfWindow);
+            }
+            return;
+        }
+
+        // Second, the RST bit (RFC 5961 §3.2): only an exact match resets.
+        if f.rst() {
+            if seg.seq != self.rcv_nxt {
+                self.challenge_ack(now, obs);
+                obs.drop(now, DropReason::RstChallenged);
+                return;
+            }
+            self.on_reset(now, obs);
+            return;
+        }
+
+        // Fourth, the SYN bit (RFC 5961 §4.2): challenge ACK, drop.
+        if f.syn() {
+            self.challenge_ack(now, obs);
+            obs.drop(now, DropReason::SynChallenged);
+            return;
+        }
+
+        // Fifth, the ACK field.
+        if !f.ack() {
+            obs.drop(now, DropReason::NoAck);
+            return;
+        }
+        if self.state == State::SynReceived {
+            if self.snd_una < seg.ack && seg.ack <= self.snd_max {
+                self.set_state(now, State::Established, obs);
+                if self.fin_queued {
+                    // §3.10.4: a CLOSE in SYN-RECEIVED takes effect now.
+                    self.set_state(now, State::FinWait1, obs);
+                }
+                obs.stats.conns_accepted += (self.opening == super::tcb::Opening::Passive) as u64;
+                // RFC 9293: SND.WND <- SEG.WND, WL1 <- SEG.SEQ, WL2 <- SEG.ACK.
+                self.snd_wnd = (seg.window as usize) << self.snd_shift;
+                self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
+                self.snd_wl1 = seg.seq;
+                self.snd_wl2 = seg.ack;
+            } else {
+                self.pending = Some(Pending::Rst { seq: seg.ack, ack: None });
+                obs.drop(now, DropReason::SynRecvBadAck);
+                return;
+            }
+        }
+        // RFC 5961 §5.2: an ACK below SND.UNA - MAX.SND.WND is a blind guess.
+        if seg.ack < self.snd_una - self.max_snd_wnd.max(1) {
+            self.challenge_ack(now, obs);
+            obs.drop(now, DropReason::AckTooOld);
+            return;
+        }
+        if seg.ack > self.snd_max {
+            // §3.10.7.4: ACKs something not yet sent: send an ACK, drop.
+            self.oow_ack(now, payload.len(), obs);
+            obs.drop(now, DropReason::AckNotYetSent);
+            return;
+        }
+
+        // RFC 7323 §4.3: record the timestamp of an in-order segment.
+        if let Some((val, _)) = seg.options.timestamps {
+            if self.ts_enabled && seg.seq <= self.last_ack_sent && (val.wrapping_sub(self.ts_recent) as i32) >= 0 {
+                self.ts_recent = val;
+                self.ts_recent_at = now;
+            }
+        }
+        self.last_recv = now;
+        self.keepalive_probes = 0;
+        self.arm_keepalive(now);
+
+        self.on_ack(now, seg, payload.len(), obs);
+        if self.state == State::Closed {
+            return;
+        }
+
+        // Sixth, URG: utcp does not deliver urgent data separately; the
+        // byte stays in the stream (as with SO_OOBINLINE).
+
+        // Seventh, the segment text.
+        let mut seq = seg.seq;
+        let mut data = payload;
+        // Trim what we already have (RFC 9293 §3.10.7.4: "the segment may be
+        // trimmed to the window").
+        if seq < self.rcv_nxt {
+            let dup = seq.dist_to(self.rcv_nxt).min(data.len());
+            data = &data[dup..];
+            seq += dup;
+            seg_len = seg_len.saturating_sub(dup);
+        }
+        let _ = seg_len;
+        if !data.is_empty() {
+            match self.state {
+                State::Established | State::FinWait1 | State::FinWait2 => {
+                    if self.orphaned {
+                        // Linux: data for a closed socket resets the connection
+                        // (tcp_rcv_state_process, RCV_SHUTDOWN with new data).
+                        self.pending = Some(Pending::Rst { seq: self.snd_nxt, ack: None });
+                        self.fail(now, Errno::ECONNRESET, obs);
+                        return;
+                    }
+                    self.receive_data(now, seq, data, obs);
+                }
+                _ => {
+                    // CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT: the peer
+                    // already sent its FIN; this cannot be new data.
+                    obs.drop(now, DropReason::DataAfterFin);
+                }
+            }
+        }
+
+        // Eighth, the FIN bit.
+        if seg.flags.fin() {
+            let fin_at = seg.seq + payload.len();
+            if fin_at == self.rcv_nxt || self.fin_received {
+                self.on_fin(now, obs);
+            } else if fin_at > self.rcv_nxt {
+                self.peer_fin_at = Some(fin_at);
+                self.ack_now = true;
+            }
+        }
+    }
+
+    /// RST accepted (RFC 9293 §3.10.7.4 second check).
+    fn on_reset(&mut self, now: Instant, obs: &mut Observer) {
+        match self.state {
+            State::SynReceived if self.opening == super::tcb::Opening::Passive => {
+                // "return this connection to LISTEN": the listener never saw
+                // it, so the connection simply goes away.
+                self.set_state(now, State::Closed, obs);
+            }
+            State::SynReceived => self.fail(now, Errno::ECONNREFUSED, obs),
+            State::Established | State::FinWait1 | State::FinWait2 | State::CloseWait => {
+                // Linux: a reset in CLOSE-WAIT reports EPIPE to the writer (tcp_reset).
+                let err = if self.state == State::CloseWait { Errno::EPIPE } else { Errno::ECONNRESET };
+                self.send_buf.consume(self.send_buf.len());
+                self.fail(now, err, obs);
+            }
+            _ => self.set_state(now, State::Closed, obs),
+        }
+    }
+
+    /// An ACK for an unacceptable segment. Linux rate-limits those of
+    /// segments without data (tcp_oow_rate_limited); data always gets one.
+    fn oow_ack(&mut self, now: Instant, payload_len: usize, obs: &mut Observer) {
+        if payload_len > 0 {
+            self.ack_now = true;
+        } else {
+            self.challenge_ack(now, obs);
+        }
+    }
+
+    /// RFC 5961 §7: challenge ACKs, rate-limited per connection.
+    fn challenge_ack(&mut self, now: Instant, obs: &mut Observer) {
+        if self.last_oow_ack.is_some_and(|t| now.saturating_since(t) < OOW_ACK_INTERVAL) {
+            obs.drop(now, DropReason::ChallengeAckLimited);
+            return;
+        }
+        self.last_oow_ack = Some(now);
+        obs.stats.challenge_acks += 1;
+        self.ack_now = true;
+    }
+
+    /// The ACK field of an acceptable segment, ESTABLISHED onwards.
+    fn on_ack(&mut self, now: Instant, seg: &TcpRepr, payload_len: usize, obs: &mut Observer) {
+        if self.sack_enabled {
+            self.note_sacks(seg.options.sacks());
+        }
+        let prev_una = self.snd_una;
+        let old_wnd = self.snd_wnd;
+        if seg.ack > self.snd_una {
+            self.ack_advance(now, seg.ack, obs);
+        }
+        let window_changed = self.update_window(seg);
+        if seg.ack == prev_una && seg.ack < self.snd_max {
+            // RFC 5681 §2 (DUPLICATE ACKNOWLEDGMENT): no data, no window
+            // change, outstanding data, ack == SND.UNA.
+            let dup = payload_len == 0 && !seg.flags.fin() && !window_changed && self.snd_wnd == old_wnd;
+            if dup {
+                self.on_dupack(now, obs);
+            }
+        }
+
+        match self.state {
+            State::FinWait1 if self.fin_acked() => {
+                self.set_state(now, State::FinWait2, obs);
+                if self.orphaned {
+                    self.timers.close = Some(now + self.cfg.fin_wait2_timeout);
+                }
+            }
+            State::Closing if self.fin_acked() => self.set_state(now, State::TimeWait, obs),
+            State::LastAck if self.fin_acked() => self.set_state(now, State::Closed, obs),
+            State::TimeWait => {
+                // The peer's retransmitted FIN: ACK it, restart 2*MSL.
+                if seg.flags.fin() {
+                    self.ack_now = true;
+                    self.timers.close = Some(now + self.cfg.time_wait);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// SND.UNA < SEG.ACK <= SND.MAX: data (and maybe SYN/FIN) acknowledged.
+    pub(super) fn ack_advance(&mut self, now: Instant, ack: SeqNum, obs: &mut Observer) {
+        let acked_seq = self.snd_una.dist_to(ack);
+        // Data bytes acknowledged: exclude our SYN and FIN.
+        let data_start = self.data_start();
+        let data_acked = data_start.dist_to(ack).min(self.send_buf.len());
+        self.send_buf.consume(data_acked);
+        self.snd_una = ack;
+        if self.snd_nxt < ack {
+            self.snd_nxt = ack;
+        }
+        self.scoreboard.retain(|b| b.right > ack);
+        self.rexmit.retain(|s| *s >= ack);
+        self.retries = 0;
+
+        // RFC 6298 §5.3 + Karn: an RTT sample from the timed segment.
+        let mut sample = None;
+        if let Some((seq, sent)) = self.rtt_probe {
+            if ack > seq {
+                sample = Some(now.saturating_since(sent));
+                self.rtt_probe = None;
+            }
+        }
+        if let Some(r) = sample {
+            self.rtt.on_sample(r);
+        }
+        self.rtt.reset_backoff();
+        // RFC 6298 §5.2/5.3: stop the timer when all is acknowledged,
+        // otherwise restart it.
+        self.timers.rto = if self.snd_una == self.snd_max { None } else { Some(now + self.rtt.rto()) };
+        self.persist_probes = 0;
+
+        match self.recover {
+            Some(recover) if ack >= recover => {
+                // RFC 6582 §3.2 step 3: a full acknowledgment ends recovery.
+                self.recover = None;
+                self.inflation = 0;
+                self.dupacks = 0;
+                self.rexmit.clear();
+                self.cc.on_recovery_exit(now, self.flight_size());
+            }
+            Some(_) => {
+                // RFC 6582 §3.2 step 5: a partial acknowledgment. Retransmit
+                // the first unacknowledged segment, deflate by the amount
+                // acknowledged, add back one MSS.
+                self.inflation = self.inflation.saturating_sub(acked_seq) + self.snd_mss;
+                if !self.rexmit.contains(&self.snd_una) {
+                    self.rexmit.insert(0, self.snd_una);
+                }
+                self.timers.rto = Some(now + self.rtt.rto());
+            }
+            None => {
+                self.dupacks = 0;
+                if data_acked > 0 {
+                    self.cc.on_ack(now, data_acked, sample);
+                }
+            }
+        }
+        let _ = obs;
+    }
+
+    /// RFC 9293 §3.10.7.4: update the send window from a newer segment.
+    /// Returns whether the window value changed.
+    fn update_window(&mut self, seg: &TcpRepr) -> bool {
+        if self.snd_wl1 < seg.seq || (self.snd_wl1 == seg.seq && self.snd_wl2 <= seg.ack) {
+            let wnd = if seg.flags.syn() { seg.window as usize } else { (seg.window as usize) << self.snd_shift };
+            let changed = wnd != self.snd_wnd;
+            self.snd_wnd = wnd;
+            self.max_snd_wnd = self.max_snd_wnd.max(wnd);
+            self.snd_wl1 = seg.seq;
+            self.snd_wl2 = seg.ack;
+            if wnd > 0 {
+                self.timers.persist = None;
+            }
+            return changed;
+        }
+        false
+    }
+
+    /// RFC 5681 §3.2: fast retransmit on the third duplicate ACK, fast
+    /// recovery after it (RFC 6582 for several losses in one window).
+    fn on_dupack(&mut self, now: Instant, obs: &mut Observer) {
+        self.dupacks += 1;
+        if self.recover.is_some() {
+            // Step 4: each further duplicate ACK means a segment left the network.
+            self.inflation += self.snd_mss;
+            self.queue_sack_holes();
+            return;
+        }
+        if self.dupacks == 3 {
+            // RFC 6582 §3.2 step 2: no new recovery while the previous one's
+            // data is still being acknowledged.
+            self.cc.on_congestion_event(now, self.flight_size());
+            self.recover = Some(self.snd_max);
+            self.inflation = 3 * self.snd_mss;
+            self.rexmit.clear();
+            self.rexmit.push(self.snd_una);
+            self.queue_sack_holes();
+            self.rtt_probe = None;
+            obs.stats.fast_retransmits += 1;
+        }
+    }
+
+    /// Bytes in flight (RFC 5681 FlightSize).
+    pub(super) fn flight_size(&self) -> usize {
+        self.snd_una.dist_to(self.snd_nxt)
+    }
+
+    /// RFC 2018 §5: remember which ranges the peer holds above SND.UNA.
+    fn note_sacks(&mut self, blocks: &[SackBlock]) {
+        for b in blocks {
+            // RFC 2883 D-SACK blocks (at or below SND.UNA) and blocks past
+            // what we sent carry nothing to retransmit around.
+            if b.right <= self.snd_una || b.right > self.snd_max || b.left >= b.right {
+                continue;
+            }
+            let b = SackBlock { left: b.left.max(self.snd_una), right: b.right };
+            self.scoreboard.push(b);
+        }
+        if self.scoreboard.len() > 1 {
+            self.scoreboard.sort_by(|a, b| a.left.diff(b.left).cmp(&0));
+            let mut merged: Vec<SackBlock> = Vec::with_capacity(self.scoreboard.len());
+            for b in self.scoreboard.drain(..) {
+                match merged.last_mut() {
+                    Some(last) if b.left <= last.right => last.right = last.right.max(b.right),
+                    _ => merged.push(b),
+                }
+            }
+            self.scoreboard = merged;
+        }
+        if self.scoreboard.len() > super::tcb::MAX_SCOREBOARD {
+            let excess = self.scoreboard.len() - super::tcb::MAX_SCOREBOARD;
+            self.scoreboard.drain(..excess);
+        }
+    }
+
+    /// During recovery, queue a retransmission of each hole below the
+    /// highest SACKed byte (the holes RFC 6675 calls lost), once each.
+    fn queue_sack_holes(&mut self) {
+        let Some(highest) = self.scoreboard.last().map(|b| b.right) else { return };
+        let mut seq = self.snd_una;
+        while seq < highest && self.rexmit.len() < 64 {
+            if let Some(b) = self.scoreboard.iter().find(|b| seq.in_range(b.left, b.right)) {
+                seq = b.right;
+                continue;
+            }
+            if !self.rexmit.contains(&seq) {
+                self.rexmit.push(seq);
+            }
+            let next_sacked = self.scoreboard.iter().map(|b| b.left).filter(|l| *l > seq).fold(highest, |a, l| a.min(l));
+            seq = (seq + self.snd_mss).min(next_sacked);
+        }
+    }
+
+    /// Segment text in ESTABLISHED, FIN-WAIT-1, FIN-WAIT-2.
+    fn receive_data(&mut self, now: Instant, seq: SeqNum, data: &[u8], obs: &mut Observer) {
+        let offset = self.rcv_nxt.dist_to(seq);
+        let in_order = offset == 0;
+        let had_ooo = self.recv_buf.has_ooo();
+        match self.recv_buf.write_at(offset, data) {
+            Ok(out) => {
+                self.rcv_nxt += out.advanced;
+                self.unacked_bytes += out.advanced;
+                if let Some(fin) = self.peer_fin_at {
+                    if fin == self.rcv_nxt {
+                        self.on_fin(now, obs);
+                    }
+                }
+            }
+            Err(_) => {
+                obs.drop(now, DropReason::OutOfOrderFull);
+                self.ack_now = true;
+                return;
+            }
+        }
+        // Linux-like delayed ACK (RFC 9293 §3.8.6.3 allows it): ACK at once
+        // for out-of-order data, for data that fills a hole, in quick-ack
+        // mode, and for every second full-sized segment; otherwise within
+        // the delayed-ACK time.
+        if !in_order || had_ooo || self.quickacks > 0 || self.unacked_bytes >= 2 * self.rcv_mss {
+            self.ack_now = true;
+            self.quickacks = self.quickacks.saturating_sub(1);
+        } else if self.timers.delayed_ack.is_none() {
+            self.timers.delayed_ack = Some(now + self.cfg.delayed_ack);
+        }
+    }
+
+    /// The peer's FIN, in order (RFC 9293 §3.10.7.4 eighth check).
+    fn on_fin(&mut self, now: Instant, obs: &mut Observer) {
+        if !self.fin_received {
+            self.fin_received = true;
+            self.peer_fin_at = None;
+            self.rcv_nxt += 1;
+        }
+        self.ack_now = true;
+        match self.state {
+            State::SynReceived | State::Established => self.set_state(now, State::CloseWait, obs),
+            State::FinWait1 => {
+                if self.fin_acked() {
+                    self.set_state(now, State::TimeWait, obs);
+                } else {
+                    self.set_state(now, State::Closing, obs);
+                }
+            }
+            State::FinWait2 => self.set_state(now, State::TimeWait, obs),
+            State::TimeWait => self.timers.close = Some(now + self.cfg.time_wait),
+            _ => {}
+        }
+    }
+}

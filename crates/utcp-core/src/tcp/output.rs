@@ -1,0 +1,307 @@
+//! Segment output: what the connection sends next, and the bytes of it.
+//!
+//! One segment per `poll_transmit` call, in this order: an owed reset or
+//! probe, our SYN, retransmissions, new data (with FIN when it is last),
+//! a lone FIN, then a pure ACK if one is owed.
+
+use super::state::State;
+use super::tcb::{Pending, Tcb};
+use crate::stack::Observer;
+use crate::time::Instant;
+use crate::wire::ipv4::{self, Ipv4Repr, PROTO_TCP};
+use crate::wire::tcp::MAX_HEADER_LEN;
+use crate::wire::{Flags, Options, SackBlock, SeqNum, TcpRepr};
+
+/// Room a segment needs beyond its payload: IPv4 and full TCP header.
+pub const SEGMENT_OVERHEAD: usize = ipv4::HEADER_LEN + MAX_HEADER_LEN;
+
+impl Tcb {
+    /// Write the next segment, as a whole IPv4 packet, into `buf`.
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8], obs: &mut Observer) -> Option<usize> {
+        if buf.len() < SEGMENT_OVERHEAD {
+            return None;
+        }
+        if let Some(p) = self.pending.take() {
+            return Some(match p {
+                Pending::Rst { seq, ack } => self.emit_rst(now, buf, seq, ack, obs),
+                Pending::Probe => {
+                    // Linux: tcp_xmit_probe_skb, an old sequence number and
+                    // no data, which the peer must answer with an ACK.
+                    self.emit(now, buf, self.snd_una - 1, Flags::ACK, 0, obs)
+                }
+            });
+        }
+        match self.state {
+            State::Closed | State::Listen | State::TimeWait => return self.emit_ack_if_owed(now, buf, obs),
+            State::SynSent | State::SynReceived => {
+                if self.snd_nxt == self.iss {
+                    return Some(self.emit_syn(now, buf, obs));
+                }
+                return self.emit_ack_if_owed(now, buf, obs);
+            }
+            _ => {}
+        }
+        if let Some(n) = self.emit_retransmission(now, buf, obs) {
+            return Some(n);
+        }
+        if let Some(n) = self.emit_data(now, buf, obs) {
+            return Some(n);
+        }
+        self.emit_ack_if_owed(now, buf, obs)
+    }
+
+    fn emit_ack_if_owed(&mut self, now: Instant, buf: &mut [u8], obs: &mut Observer) -> Option<usize> {
+        if !self.ack_now || !matches!(self.state, s if s.is_synchronized() || s == State::SynReceived) {
+            self.ack_now = false;
+            return None;
+        }
+        Some(self.emit(now, buf, self.snd_nxt, Flags::ACK, 0, obs))
+    }
+
+    /// SYN (active open) or SYN,ACK (passive or simultaneous open).
+    fn emit_syn(&mut self, now: Instant, buf: &mut [u8], obs: &mut Observer) -> usize {
+        let flags = if self.state == State::SynReceived { Flags::SYN | Flags::ACK } else { Flags::SYN };
+        let n = self.emit(now, buf, self.iss, flags, 0, obs);
+        if self.snd_max == self.iss {
+            self.rtt_probe = Some((self.iss, now));
+        } else {
+            // A retransmitted SYN gives no RTT sample (Karn).
+            self.rtt_probe = None;
+            obs.stats.retransmits += 1;
+        }
+        self.snd_nxt = self.iss + 1;
+        self.snd_max = self.snd_max.max(self.snd_nxt);
+        n
+    }
+
+    /// A segment from the retransmission queue (fast retransmit, partial
+    /// ACKs, SACK holes).
+    fn emit_retransmission(&mut self, now: Instant, buf: &mut [u8], obs: &mut Observer) -> Option<usize> {
+        while !self.rexmit.is_empty() {
+            let seq = self.rexmit.remove(0);
+            if seq < self.snd_una || seq >= self.snd_max {
+                continue;
+            }
+            let end = self.data_end();
+            let next_sacked =
+                self.scoreboard.iter().map(|b| b.left).filter(|l| *l > seq).fold(self.snd_max, |a, l| a.min(l));
+            let len = seq.dist_to(end).min(seq.dist_to(next_sacked)).min(self.snd_mss);
+            let mut flags = Flags::ACK;
+            if len > 0 {
+                flags |= Flags::PSH;
+            }
+            if self.fin_seq() == Some(seq + len) && seq + len < self.snd_max {
+                flags |= Flags::FIN;
+            }
+            if len == 0 && !flags.fin() {
+                continue;
+            }
+            obs.stats.retransmits += 1;
+            self.rtt_probe = None;
+            return Some(self.emit(now, buf, seq, flags, len, obs));
+        }
+        None
+    }
+
+    /// New data from SND.NXT (or data again after a timeout), with the
+    /// FIN when it fits, within the send and congestion windows.
+    fn emit_data(&mut self, now: Instant, buf: &mut [u8], obs: &mut Observer) -> Option<usize> {
+        let end = self.data_end();
+        let fin_seq = self.fin_seq();
+        let fin_pending = fin_seq.is_some_and(|f| self.snd_nxt <= f);
+        let remaining = self.snd_nxt.dist_to(end);
+        if remaining == 0 && !fin_pending {
+            return None;
+        }
+        let wnd = self.snd_wnd.min(self.cc.cwnd() + self.inflation);
+        let in_flight = self.flight_size();
+        let usable = wnd.saturating_sub(in_flight);
+        let max_payload = buf.len() - SEGMENT_OVERHEAD;
+        let mut len = remaining.min(self.snd_mss).min(max_payload);
+        if len > usable {
+            // Linux (tcp_snd_wnd_test): do not split a segment to fit a small
+            // window; the persist timer sends a window-sized piece instead.
+            if self.force_partial && usable > 0 {
+                len = usable;
+            } else {
+                self.arm_persist(now);
+                return None;
+            }
+        }
+        self.force_partial = false;
+        if len > 0 && len < self.snd_mss && len == remaining && !fin_pending {
+            // Nagle (RFC 9293 §3.7.4) and TCP_CORK: hold a small segment
+            // while data is unacknowledged, or always when corked.
+            let nagle_ok = (self.cfg.nodelay || self.snd_nxt == self.snd_una) && !self.cfg.cork;
+            // RFC 9293 §3.8.6.2.1: or when it is at least half the largest
+            // window the peer has offered.
+            let sws_ok = len >= self.max_snd_wnd / 2 && !self.cfg.cork;
+            if !nagle_ok && !sws_ok {
+                return None;
+            }
+        }
+        let seq = self.snd_nxt;
+        let mut flags = Flags::ACK;
+        if len > 0 && seq + len == end {
+            flags |= Flags::PSH;
+        }
+        if fin_seq == Some(seq + len) {
+            flags |= Flags::FIN;
+        }
+        if len == 0 && !flags.fin() {
+            return None;
+        }
+        let retransmit = seq < self.snd_max;
+        if retransmit {
+            obs.stats.retransmits += 1;
+            self.rtt_probe = None;
+        } else if self.rtt_probe.is_none() && len > 0 {
+            self.rtt_probe = Some((seq, now));
+        }
+        Some(self.emit(now, buf, seq, flags, len, obs))
+    }
+
+    fn arm_persist(&mut self, now: Instant) {
+        if self.snd_una == self.snd_max && self.timers.persist.is_none() && self.timers.rto.is_none() {
+            self.timers.persist = Some(now + self.rtt.rto());
+        }
+    }
+
+    /// An RST per RFC 9293 §3.5.2: `<SEQ=seq><CTL=RST>` or, with `ack`,
+    /// `<SEQ=seq><ACK=ack><CTL=RST,ACK>`.
+    fn emit_rst(&mut self, now: Instant, buf: &mut [u8], seq: SeqNum, ack: Option<SeqNum>, obs: &mut Observer) -> usize {
+        obs.stats.rst_sent += 1;
+        let repr = TcpRepr {
+            src_port: self.local.port(),
+            dst_port: self.remote.port(),
+            seq,
+            ack: ack.unwrap_or_default(),
+            flags: if ack.is_some() { Flags::RST | Flags::ACK } else { Flags::RST },
+            window: 0,
+            ..TcpRepr::default()
+        };
+        self.write_packet(now, buf, &repr, None, obs)
+    }
+
+    /// Build and write one segment of `len` payload bytes from the send
+    /// buffer starting at `seq`; updates SND.NXT/SND.MAX and the timers.
+    fn emit(&mut self, now: Instant, buf: &mut [u8], seq: SeqNum, flags: Flags, len: usize, obs: &mut Observer) -> usize {
+        let syn = flags.syn();
+        let mut options = Options::default();
+        if syn {
+            options.mss = Some(self.cfg.mss);
+            let passive = self.state == State::SynReceived;
+            // On a SYN,ACK offer only what the peer's SYN offered (RFC 7323
+            // §1.3, RFC 2018 §2); `take_syn` recorded that.
+            if self.cfg.window_scaling && (!passive || self.rcv_shift > 0 || self.snd_shift > 0) {
+                options.window_scale = Some(self.cfg.window_shift());
+                self.rcv_shift = if passive { self.rcv_shift } else { self.cfg.window_shift() };
+            }
+            if self.cfg.sack && (!passive || self.sack_enabled) {
+                options.sack_permitted = true;
+            }
+            if self.cfg.timestamps && (!passive || self.ts_enabled) {
+                options.timestamps = Some((self.ts_now(now), if flags.ack() { self.ts_recent } else { 0 }));
+            }
+        } else {
+            if self.ts_enabled {
+                options.timestamps = Some((self.ts_now(now), self.ts_recent));
+            }
+            if self.sack_enabled && flags.ack() && self.recv_buf.has_ooo() {
+                let mut blocks = [SackBlock::default(); crate::wire::tcp::MAX_SACK_BLOCKS];
+                let mut n = 0;
+                for (start, end) in self.recv_buf.ooo_ranges().take(blocks.len()) {
+                    blocks[n] = SackBlock { left: self.rcv_nxt + start, right: self.rcv_nxt + end };
+                    n += 1;
+                }
+                options.set_sacks(&blocks[..n]);
+            }
+        }
+        let window = self.window_field(syn);
+        let repr = TcpRepr {
+            src_port: self.local.port(),
+            dst_port: self.remote.port(),
+            seq,
+            ack: self.rcv_nxt,
+            flags,
+            window,
+            urgent: 0,
+            options,
+        };
+        let n = self.write_packet(now, buf, &repr, Some((seq, len)), obs);
+
+        // Bookkeeping for what was sent.
+        let seq_len = repr.seq_len(len);
+        if seq_len > 0 && seq >= self.snd_una {
+            let end = seq + seq_len;
+            if end > self.snd_nxt {
+                self.snd_nxt = end;
+            }
+            if end > self.snd_max {
+                self.snd_max = end;
+            }
+            if self.timers.rto.is_none() {
+                self.timers.rto = Some(now + self.rtt.rto());
+            }
+            self.timers.persist = None;
+        }
+        if flags.ack() {
+            self.ack_now = false;
+            self.unacked_bytes = 0;
+            self.timers.delayed_ack = None;
+            self.last_ack_sent = self.rcv_nxt;
+        }
+        self.last_send = now;
+        n
+    }
+
+    /// The 16-bit window field, and the right edge it advertises.
+    fn window_field(&mut self, syn: bool) -> u16 {
+        let wnd = self.rcv_wnd();
+        if syn {
+            // RFC 7323 §2.2: never scaled in a SYN. Linux rounds it down to
+            // a multiple of the MSS (64240 for 1460).
+            let mss = self.cfg.mss as usize - if self.ts_enabled { super::tcb::TS_OPTION_LEN } else { 0 };
+            let w = wnd.min(65535) / mss * mss;
+            self.rcv_adv = self.rcv_adv.max(self.rcv_nxt + w);
+            return w as u16;
+        }
+        let field = (wnd >> self.rcv_shift).min(65535);
+        let edge = self.rcv_nxt + (field << self.rcv_shift);
+        if edge > self.rcv_adv {
+            self.rcv_adv = edge;
+        }
+        field as u16
+    }
+
+    fn ts_now(&self, now: Instant) -> u32 {
+        (now.as_millis() as u32).wrapping_add(self.ts_offset)
+    }
+
+    /// Write IPv4 header, TCP header and payload (copied once, straight
+    /// from the send buffer) into `buf`.
+    fn write_packet(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+        repr: &TcpRepr,
+        data: Option<(SeqNum, usize)>,
+        obs: &mut Observer,
+    ) -> usize {
+        let hlen = repr.header_len();
+        let (seq, len) = data.unwrap_or((repr.seq, 0));
+        let start = ipv4::HEADER_LEN + hlen;
+        if len > 0 {
+            let offset = self.data_start().dist_to(seq);
+            let copied = self.send_buf.read_at(offset, &mut buf[start..start + len]);
+            debug_assert_eq!(copied, len);
+        }
+        let tcp_len = repr.emit_in_place(&mut buf[ipv4::HEADER_LEN..], self.local.ip(), self.remote.ip(), len);
+        let ip = Ipv4Repr::new(*self.local.ip(), *self.remote.ip(), PROTO_TCP, tcp_len);
+        ip.emit(buf);
+        let total = ipv4::HEADER_LEN + tcp_len;
+        obs.stats.segments_out += 1;
+        obs.packet(now, crate::trace::Direction::Out, &buf[..total]);
+        total
+    }
+}

@@ -1,0 +1,139 @@
+//! Timeouts (RFC 9293 §3.10.8): retransmission, delayed ACK, persist,
+//! keepalive, TIME-WAIT and the orphaned FIN-WAIT-2 limit.
+
+use super::state::State;
+use super::tcb::{Pending, Tcb};
+use crate::socket::errno::Errno;
+use crate::stack::Observer;
+use crate::time::Instant;
+
+fn due(t: Option<Instant>, now: Instant) -> bool {
+    t.is_some_and(|t| t <= now)
+}
+
+impl Tcb {
+    /// Run every timer that is due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant, obs: &mut Observer) {
+        if due(self.timers.close, now) {
+            self.timers.close = None;
+            if self.state == State::FinWait2 {
+                // Linux: an orphan that waited tcp_fin_timeout is reset.
+                self.pending = Some(super::tcb::Pending::Rst { seq: self.snd_nxt, ack: Some(self.rcv_nxt) });
+            }
+            self.set_state(now, State::Closed, obs);
+            return;
+        }
+        if due(self.timers.rto, now) {
+            self.timers.rto = None;
+            self.on_rto(now, obs);
+        }
+        if due(self.timers.delayed_ack, now) {
+            self.timers.delayed_ack = None;
+            self.ack_now = true;
+        }
+        if due(self.timers.persist, now) {
+            self.timers.persist = None;
+            self.on_persist(now);
+        }
+        if due(self.timers.keepalive, now) {
+            self.timers.keepalive = None;
+            self.on_keepalive(now, obs);
+        }
+    }
+
+    /// RFC 6298 §5.4-5.7: retransmit the earliest unacknowledged segment,
+    /// back the timer off, collapse the congestion window (RFC 5681 §3.1).
+    fn on_rto(&mut self, now: Instant, obs: &mut Observer) {
+        self.retries += 1;
+        obs.stats.rto_expirations += 1;
+        match self.state {
+            State::SynSent => {
+                if self.retries > self.cfg.syn_retries {
+                    self.fail(now, Errno::ETIMEDOUT, obs);
+                    return;
+                }
+                self.snd_nxt = self.iss;
+            }
+            State::SynReceived => {
+                if self.retries > self.cfg.synack_retries {
+                    // Linux drops the request silently (no RST) after
+                    // tcp_synack_retries; a simultaneous open times out.
+                    if self.opening == super::tcb::Opening::Active {
+                        self.fail(now, Errno::ETIMEDOUT, obs);
+                    } else {
+                        self.set_state(now, State::Closed, obs);
+                    }
+                    return;
+                }
+                self.snd_nxt = self.iss;
+            }
+            State::Established | State::FinWait1 | State::Closing | State::LastAck | State::CloseWait => {
+                if self.snd_una == self.snd_max {
+                    return;
+                }
+                if self.retries > self.cfg.data_retries {
+                    self.fail(now, Errno::ETIMEDOUT, obs);
+                    return;
+                }
+                self.cc.on_rto(now, self.flight_size());
+                // Go back to SND.UNA: everything after it is sent again as
+                // the window allows. RFC 2018 §8: forget SACK information.
+                self.snd_nxt = self.snd_una;
+                self.scoreboard.clear();
+                self.rexmit.clear();
+                self.dupacks = 0;
+                self.inflation = 0;
+                // RFC 6582 §4: no fast retransmit for data sent before the timeout.
+                self.recover = Some(self.snd_max);
+            }
+            _ => return,
+        }
+        self.rtt_probe = None;
+        self.rtt.backoff();
+        self.timers.rto = Some(now + self.rtt.rto());
+    }
+
+    /// RFC 9293 §3.8.6.1: probe a zero window, backing off like the RTO.
+    fn on_persist(&mut self, now: Instant) {
+        if self.snd_una != self.snd_max || self.send_buf.len() == 0 && !self.fin_queued {
+            return;
+        }
+        if self.snd_wnd == 0 {
+            self.pending = Some(Pending::Probe);
+        } else {
+            self.force_partial = true;
+        }
+        self.persist_probes += 1;
+        let backoff = 1u32 << self.persist_probes.min(16);
+        let next = (self.rtt.rto() * backoff).min(self.cfg.rto.max);
+        self.timers.persist = Some(now + next);
+    }
+
+    /// RFC 9293 §3.8.4 keep-alive: probe an idle connection, give up after
+    /// `count` unanswered probes.
+    fn on_keepalive(&mut self, now: Instant, obs: &mut Observer) {
+        let Some(ka) = self.cfg.keepalive else { return };
+        if !matches!(self.state, State::Established | State::CloseWait | State::FinWait2) {
+            return;
+        }
+        // Only an idle connection is probed; data in flight has its own timer.
+        if self.snd_una != self.snd_max {
+            self.timers.keepalive = Some(now + ka.idle);
+            return;
+        }
+        let idle = now.saturating_since(self.last_recv);
+        if idle < ka.idle && self.keepalive_probes == 0 {
+            self.timers.keepalive = Some(self.last_recv + ka.idle);
+            return;
+        }
+        if self.keepalive_probes >= ka.count {
+            // Linux: tcp_keepalive_timer resets the peer and reports ETIMEDOUT.
+            self.pending = Some(Pending::Rst { seq: self.snd_nxt, ack: Some(self.rcv_nxt) });
+            self.fail(now, Errno::ETIMEDOUT, obs);
+            return;
+        }
+        self.keepalive_probes += 1;
+        self.pending = Some(Pending::Probe);
+        self.timers.keepalive = Some(now + ka.interval);
+    }
+}
