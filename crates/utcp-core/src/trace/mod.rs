@@ -2,6 +2,12 @@
 //! drops. Events are owned values that the caller drains from the stack;
 //! nothing here does I/O.
 
+pub mod format;
+pub mod pcap;
+
+pub use format::format_packet;
+pub use pcap::PcapWriter;
+
 use crate::stack::stats::DropReason;
 use crate::tcp::state::State;
 use crate::time::Instant;
