@@ -1,9 +1,326 @@
-//! Many connections: demux, listeners, ports, ISNs, fragments, counters.
+//! Many connections: demux by 4-tuple, listeners with SYN and accept
+//! queues, ports, ISNs, fragments, ICMP, counters.
+//!
+//! [`Stack`] is the engine's top: packets in (`receive`), packets out
+//! (`poll_transmit`), time (`poll_at`, `handle_timeout`), and the socket
+//! calls (`socket`, `bind`, `connect`, ... in `api.rs`).
 
+mod api;
 pub mod cookies;
+mod demux;
 pub mod frag;
 pub mod isn;
 pub mod observer;
 pub mod ports;
+pub mod socket;
 pub mod stats;
+
 pub use observer::Observer;
+pub use socket::SocketId;
+pub use stats::{DropReason, Stats};
+
+use crate::rng::Rng;
+use crate::tcp::{TcpConfig, SEGMENT_OVERHEAD};
+use crate::time::Instant;
+use crate::trace::{Direction, TraceEvent};
+use core::net::{Ipv4Addr, SocketAddrV4};
+use socket::{Kind, Socket};
+use std::collections::{HashMap, VecDeque};
+
+/// Stateless packets (RSTs for closed ports, cookie SYN-ACKs, ICMP
+/// replies) waiting to go out; beyond this they are not generated.
+const MAX_CONTROL_QUEUE: usize = 1024;
+
+#[derive(Clone, Debug)]
+pub struct StackConfig {
+    /// The stack's own IPv4 address.
+    pub addr: Ipv4Addr,
+    /// The device MTU; our MSS is MTU - 40.
+    pub mtu: usize,
+    /// Defaults for new sockets.
+    pub tcp: TcpConfig,
+    /// Linux: tcp_syncookies=1, cookies only when a SYN queue overflows.
+    pub syn_cookies: bool,
+    /// Linux: somaxconn 4096 caps listen()'s backlog.
+    pub max_backlog: usize,
+    pub ephemeral_ports: core::ops::RangeInclusive<u16>,
+    pub frag: frag::FragConfig,
+    /// Seeds the ISN, port and cookie secrets: the runtime passes entropy,
+    /// tests a constant.
+    pub seed: u64,
+}
+
+impl StackConfig {
+    pub fn new(addr: Ipv4Addr) -> StackConfig {
+        StackConfig {
+            addr,
+            mtu: 1500,
+            tcp: TcpConfig::default(),
+            syn_cookies: true,
+            max_backlog: 4096,
+            ephemeral_ports: 32768..=60999,
+            frag: frag::FragConfig::default(),
+            seed: 0,
+        }
+    }
+
+    /// The TCP defaults with the MSS this MTU allows.
+    fn tcp_config(&self) -> TcpConfig {
+        let mut tcp = self.tcp.clone();
+        tcp.mss = (self.mtu.clamp(88, 65535) - 40) as u16;
+        tcp
+    }
+}
+
+pub struct Stack {
+    cfg: StackConfig,
+    tcp_defaults: TcpConfig,
+    sockets: Vec<Option<Socket>>,
+    free_ids: Vec<u32>,
+    /// Connections by (local, remote).
+    conns: HashMap<(SocketAddrV4, SocketAddrV4), SocketId>,
+    /// Listeners by local port.
+    listeners: HashMap<u16, Vec<SocketId>>,
+    /// Sockets with output to poll, in order.
+    dirty: VecDeque<SocketId>,
+    control: VecDeque<Vec<u8>>,
+    frags: frag::FragReassembler,
+    isn: isn::IsnGenerator,
+    ports: ports::EphemeralPorts,
+    cookies: cookies::SynCookies,
+    rng: Rng,
+    /// Linux: the ISN for a connection that replaces a TIME-WAIT one is
+    /// that connection's SND.NXT + 65537, so old segments stay old.
+    tw_next_iss: Option<((SocketAddrV4, SocketAddrV4), crate::wire::SeqNum)>,
+    pub obs: Observer,
+}
+
+impl core::fmt::Debug for Stack {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Stack").field("addr", &self.cfg.addr).field("conns", &self.conns.len()).finish()
+    }
+}
+
+impl Stack {
+    pub fn new(cfg: StackConfig) -> Stack {
+        let mut rng = Rng::new(cfg.seed);
+        let mut key16 = || {
+            let mut k = [0u8; 16];
+            rng.fill(&mut k);
+            k
+        };
+        let isn = isn::IsnGenerator::new(key16());
+        let ports = ports::EphemeralPorts::new(key16(), cfg.ephemeral_ports.clone(), 65536);
+        let mut k32 = [0u8; 32];
+        k32[..16].copy_from_slice(&key16());
+        k32[16..].copy_from_slice(&key16());
+        let cookies = cookies::SynCookies::new(k32);
+        Stack {
+            tcp_defaults: cfg.tcp_config(),
+            frags: frag::FragReassembler::new(cfg.frag.clone()),
+            cfg,
+            sockets: Vec::new(),
+            free_ids: Vec::new(),
+            conns: HashMap::new(),
+            listeners: HashMap::new(),
+            dirty: VecDeque::new(),
+            control: VecDeque::new(),
+            isn,
+            ports,
+            cookies,
+            rng,
+            tw_next_iss: None,
+            obs: Observer::default(),
+        }
+    }
+
+    pub fn addr(&self) -> Ipv4Addr {
+        self.cfg.addr
+    }
+
+    pub fn config(&self) -> &StackConfig {
+        &self.cfg
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.obs.stats
+    }
+
+    /// Turn trace events on or off; drain them with [`Stack::take_events`].
+    pub fn set_tracing(&mut self, on: bool) {
+        self.obs.tracing = on;
+    }
+
+    pub fn take_events(&mut self) -> Vec<TraceEvent> {
+        core::mem::take(&mut self.obs.events)
+    }
+
+    /// Number of live connections (any state but CLOSED), TIME-WAIT included.
+    pub fn connection_count(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Write the next outgoing IPv4 packet into `buf` (at least MTU bytes).
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
+        if let Some(p) = self.control.pop_front() {
+            if p.len() <= buf.len() {
+                buf[..p.len()].copy_from_slice(&p);
+                self.obs.stats.segments_out += 1;
+                self.obs.packet(now, Direction::Out, &p);
+                return Some(p.len());
+            }
+        }
+        // Segments are at most MTU bytes whatever the caller's buffer.
+        let limit = buf.len().min(self.cfg.mtu.max(SEGMENT_OVERHEAD + 1));
+        while let Some(&id) = self.dirty.front() {
+            let Some(sock) = self.sockets.get_mut(id.index()).and_then(|s| s.as_mut()) else {
+                self.dirty.pop_front();
+                continue;
+            };
+            let sent = match &mut sock.kind {
+                Kind::Conn(tcb) => tcb.poll_transmit(now, &mut buf[..limit], &mut self.obs),
+                _ => None,
+            };
+            if sent.is_some() {
+                return sent;
+            }
+            sock.dirty = false;
+            self.dirty.pop_front();
+            self.reap(id);
+        }
+        None
+    }
+
+    /// The earliest time `handle_timeout` has work, if any.
+    ///
+    /// A scan over connections; a timer wheel replaces it when 10k
+    /// connections make it show in profiles.
+    pub fn poll_at(&self) -> Option<Instant> {
+        if !self.control.is_empty() || !self.dirty.is_empty() {
+            return Some(Instant::ZERO);
+        }
+        let conns = self.sockets.iter().flatten().filter_map(|s| s.tcb()).filter_map(|t| t.poll_at());
+        conns.chain(self.frags.poll_at()).min()
+    }
+
+    /// Run the timers that are due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let expired = self.frags.expire(now);
+        for _ in 0..expired {
+            self.obs.drop(now, DropReason::FragTimeout);
+        }
+        for i in 0..self.sockets.len() {
+            let id = SocketId(i as u32);
+            let Some(Some(sock)) = self.sockets.get_mut(i) else { continue };
+            let Some(tcb) = sock.tcb_mut() else { continue };
+            if tcb.poll_at().is_some_and(|t| t <= now) {
+                let before = tcb.state();
+                tcb.handle_timeout(now, &mut self.obs);
+                self.after_tcb(id, before);
+                self.mark_dirty(id);
+            }
+        }
+    }
+
+    fn alloc(&mut self, sock: Socket) -> SocketId {
+        if let Some(i) = self.free_ids.pop() {
+            self.sockets[i as usize] = Some(sock);
+            SocketId(i)
+        } else {
+            self.sockets.push(Some(sock));
+            SocketId(self.sockets.len() as u32 - 1)
+        }
+    }
+
+    fn sock(&self, id: SocketId) -> Option<&Socket> {
+        self.sockets.get(id.index()).and_then(|s| s.as_ref())
+    }
+
+    fn sock_mut(&mut self, id: SocketId) -> Option<&mut Socket> {
+        self.sockets.get_mut(id.index()).and_then(|s| s.as_mut())
+    }
+
+    fn mark_dirty(&mut self, id: SocketId) {
+        if let Some(s) = self.sock_mut(id) {
+            if !s.dirty {
+                s.dirty = true;
+                self.dirty.push_back(id);
+            }
+        }
+    }
+
+    /// Bookkeeping after a connection ran: move a child from the SYN queue
+    /// to the accept queue, or forget a connection that reached CLOSED.
+    fn after_tcb(&mut self, id: SocketId, before: crate::tcp::State) {
+        use crate::tcp::State;
+        let Some(sock) = self.sock(id) else { return };
+        let Some(tcb) = sock.tcb() else { return };
+        let now_state = tcb.state();
+        let parent = sock.parent;
+        if before == State::SynReceived && now_state != State::SynReceived {
+            if let Some(p) = parent {
+                if let Some(Kind::Listener(l)) = self.sock_mut(p).map(|s| &mut s.kind) {
+                    l.syn_queue = l.syn_queue.saturating_sub(1);
+                    if now_state != State::Closed {
+                        l.accept_queue.push_back(id);
+                    }
+                }
+            }
+        }
+        if now_state == State::Closed {
+            self.mark_dirty(id); // a final RST may be owed
+        }
+    }
+
+    /// Free a CLOSED connection nobody holds: orphaned by close(), or a
+    /// child that died before accept().
+    fn reap(&mut self, id: SocketId) {
+        let Some(sock) = self.sock(id) else { return };
+        let Some(tcb) = sock.tcb() else { return };
+        if !tcb.is_closed() || sock.dirty {
+            return;
+        }
+        let key = (tcb.local, tcb.remote);
+        if self.conns.get(&key) == Some(&id) {
+            self.conns.remove(&key);
+        }
+        let in_accept_queue = sock.parent.is_some_and(|p| {
+            self.sock(p).and_then(|s| s.listener()).is_some_and(|l| l.accept_queue.contains(&id))
+        });
+        // An accepted-but-unclaimed child stays for accept(); a child that
+        // never got there, or an orphan, goes.
+        let unowned = sock.user_closed || (sock.parent.is_some() && !in_accept_queue);
+        if unowned {
+            self.sockets[id.index()] = None;
+            self.free_ids.push(id.0);
+        }
+    }
+
+    /// Queue a stateless packet (built into a fresh buffer).
+    fn queue_control(&mut self, now: Instant, build: impl FnOnce(&mut [u8]) -> Option<usize>) {
+        if self.control.len() >= MAX_CONTROL_QUEUE {
+            return;
+        }
+        let mut buf = vec![0u8; self.cfg.mtu.max(SEGMENT_OVERHEAD + 64)];
+        if let Some(n) = build(&mut buf) {
+            buf.truncate(n);
+            self.control.push_back(buf);
+        }
+        let _ = now;
+    }
+}
+
+impl crate::sim::Node for Stack {
+    fn receive(&mut self, now: Instant, packet: &[u8]) {
+        Stack::receive(self, now, packet)
+    }
+    fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
+        Stack::poll_transmit(self, now, buf)
+    }
+    fn poll_at(&self) -> Option<Instant> {
+        Stack::poll_at(self)
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        Stack::handle_timeout(self, now)
+    }
+}

@@ -337,6 +337,29 @@ impl Tcb {
         self.set_state(now, State::Closed, obs);
     }
 
+    /// RFC 5927: an ICMP error ended a connection attempt.
+    pub fn fail_icmp(&mut self, now: Instant, err: Errno, obs: &mut Observer) {
+        self.fail(now, err, obs);
+    }
+
+    /// A new SYN took over this TIME-WAIT 4-tuple (the stack decides).
+    pub fn end_time_wait(&mut self, now: Instant, obs: &mut Observer) {
+        self.set_state(now, State::Closed, obs);
+    }
+
+    /// Close without a word to the peer: a SYN-RECEIVED child of a listener
+    /// that went away (Linux drops request socks silently).
+    pub fn forget(&mut self, now: Instant, obs: &mut Observer) {
+        self.set_state(now, State::Closed, obs);
+    }
+
+    /// The SYN-ACK went out statelessly (a SYN cookie): SND.NXT is past it.
+    pub fn syn_ack_sent(&mut self, _now: Instant) {
+        self.snd_nxt = self.iss + 1;
+        self.snd_max = self.snd_nxt;
+        self.timers.rto = None;
+    }
+
     // ----- What the socket layer reads -----
 
     pub fn state(&self) -> State {

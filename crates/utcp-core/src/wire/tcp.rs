@@ -67,11 +67,13 @@ impl fmt::Debug for Flags {
     /// tcpdump's letters: `S`, `S.`, `F.`, `R`, `P.`, `.` for a bare ACK.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut s = String::new();
+        // tcpdump's order: F S R P . U E W.
         for (flag, c) in [
             (Flags::FIN, 'F'),
             (Flags::SYN, 'S'),
             (Flags::RST, 'R'),
             (Flags::PSH, 'P'),
+            (Flags::ACK, '.'),
             (Flags::URG, 'U'),
             (Flags::ECE, 'E'),
             (Flags::CWR, 'W'),
@@ -79,9 +81,6 @@ impl fmt::Debug for Flags {
             if self.contains(flag) {
                 s.push(c);
             }
-        }
-        if self.ack() {
-            s.push('.');
         }
         if s.is_empty() {
             s.push_str("none");
