@@ -170,6 +170,7 @@ impl Stack {
             return Err(Errno::ECONNREFUSED);
         }
         let bound = sock.local;
+        let cfg = sock.cfg.clone();
         let local_ip = self.cfg.addr;
         let port = match bound {
             Some(a) if a.port() != 0 => a.port(),
@@ -184,7 +185,6 @@ impl Stack {
         if self.conns.contains_key(&(local, remote)) {
             return Err(Errno::EADDRNOTAVAIL);
         }
-        let cfg = sock.cfg.clone();
         let iss = self.isn.isn(now, local, remote);
         let ts_offset = self.rng.next_u32();
         let tcb = Tcb::connect(&cfg, local, remote, iss, ts_offset, now, &mut self.obs);
@@ -271,18 +271,19 @@ impl Stack {
                 }
                 Ok(())
             }
-            Kind::Conn(t) => {
+            Kind::Conn(_) => {
+                let (t, obs) = self.tcb_obs(id).ok_or(Errno::EBADF)?;
                 let before = t.state();
                 match before {
                     State::Closed => return Err(Errno::ENOTCONN),
                     // Linux: shutdown in SYN-SENT disconnects.
-                    State::SynSent => t.abort(now, &mut self.obs),
+                    State::SynSent => t.abort(now, obs),
                     _ => {
                         if rd {
                             t.shutdown_read();
                         }
                         if wr {
-                            t.shutdown_write(now, &mut self.obs);
+                            t.shutdown_write(now, obs);
                         }
                     }
                 }
@@ -301,12 +302,13 @@ impl Stack {
         match &mut sock.kind {
             Kind::Fresh => {}
             Kind::Listener(_) => self.stop_listening(now, id),
-            Kind::Conn(t) => {
+            Kind::Conn(_) => {
+                let (t, obs) = self.tcb_obs(id).ok_or(Errno::EBADF)?;
                 let before = t.state();
                 if linger_abort {
-                    t.abort(now, &mut self.obs);
+                    t.abort(now, obs);
                 } else {
-                    t.close(now, &mut self.obs);
+                    t.close(now, obs);
                 }
                 self.after_tcb(id, before);
                 self.mark_dirty(id);

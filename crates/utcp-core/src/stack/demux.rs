@@ -81,7 +81,7 @@ impl Stack {
         let Some(q) = icmp::quoted_tcp(original) else { return };
         let key = (SocketAddrV4::new(q.src, q.src_port), SocketAddrV4::new(q.dst, q.dst_port));
         let Some(&id) = self.conns.get(&key) else { return };
-        let Some(tcb) = self.sock_mut(id).and_then(|s| s.tcb_mut()) else { return };
+        let Some((tcb, obs)) = self.tcb_obs(id) else { return };
         // RFC 5927 §4.1: the quoted sequence number must be in flight.
         if tcb.state() != State::SynSent || !q.seq.in_range(tcb.snd_una(), tcb.snd_nxt()) {
             return;
@@ -92,7 +92,7 @@ impl Stack {
             _ => Errno::ECONNREFUSED,
         };
         let before = tcb.state();
-        tcb.fail_icmp(now, err, &mut self.obs);
+        tcb.fail_icmp(now, err, obs);
         self.after_tcb(id, before);
     }
 
@@ -126,9 +126,9 @@ impl Stack {
                 }
             }
         }
-        let Some(tcb) = self.sock_mut(id).and_then(|s| s.tcb_mut()) else { return };
+        let Some((tcb, obs)) = self.tcb_obs(id) else { return };
         let before = tcb.state();
-        tcb.on_segment(now, seg, data, &mut self.obs);
+        tcb.on_segment(now, seg, data, obs);
         self.after_tcb(id, before);
         self.mark_dirty(id);
     }
@@ -155,8 +155,8 @@ impl Stack {
         let key = (tcb.local, tcb.remote);
         let next_iss = tcb.snd_nxt() + 65537;
         let before = tcb.state();
-        if let Some(t) = self.sock_mut(id).and_then(|s| s.tcb_mut()) {
-            t.end_time_wait(now, &mut self.obs);
+        if let Some((t, obs)) = self.tcb_obs(id) {
+            t.end_time_wait(now, obs);
         }
         self.after_tcb(id, before);
         self.conns.remove(&key);
@@ -361,13 +361,12 @@ impl Stack {
             if let Some(s) = self.sock_mut(id) {
                 s.user_closed = true;
                 s.parent = None;
-                if let Some(t) = s.tcb_mut() {
-                    let before = t.state();
-                    if before == State::SynReceived {
-                        t.forget(now, &mut self.obs);
-                    } else {
-                        t.abort(now, &mut self.obs);
-                    }
+            }
+            if let Some((t, obs)) = self.tcb_obs(id) {
+                if t.state() == State::SynReceived {
+                    t.forget(now, obs);
+                } else {
+                    t.abort(now, obs);
                 }
             }
             self.mark_dirty(id);

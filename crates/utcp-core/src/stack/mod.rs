@@ -240,6 +240,12 @@ impl Stack {
         self.sockets.get_mut(id.index()).and_then(|s| s.as_mut())
     }
 
+    /// A connection and the observer together (disjoint borrows of self).
+    fn tcb_obs(&mut self, id: SocketId) -> Option<(&mut crate::tcp::Tcb, &mut Observer)> {
+        let tcb = self.sockets.get_mut(id.index())?.as_mut()?.tcb_mut()?;
+        Some((tcb, &mut self.obs))
+    }
+
     fn mark_dirty(&mut self, id: SocketId) {
         if let Some(s) = self.sock_mut(id) {
             if !s.dirty {
@@ -281,15 +287,17 @@ impl Stack {
             return;
         }
         let key = (tcb.local, tcb.remote);
+        let parent = sock.parent;
+        let user_closed = sock.user_closed;
         if self.conns.get(&key) == Some(&id) {
             self.conns.remove(&key);
         }
-        let in_accept_queue = sock.parent.is_some_and(|p| {
+        let in_accept_queue = parent.is_some_and(|p| {
             self.sock(p).and_then(|s| s.listener()).is_some_and(|l| l.accept_queue.contains(&id))
         });
         // An accepted-but-unclaimed child stays for accept(); a child that
         // never got there, or an orphan, goes.
-        let unowned = sock.user_closed || (sock.parent.is_some() && !in_accept_queue);
+        let unowned = user_closed || (parent.is_some() && !in_accept_queue);
         if unowned {
             self.sockets[id.index()] = None;
             self.free_ids.push(id.0);

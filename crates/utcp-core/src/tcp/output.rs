@@ -67,6 +67,7 @@ impl Tcb {
         } else {
             // A retransmitted SYN gives no RTT sample (Karn).
             self.rtt_probe = None;
+            self.cc.on_syn_retransmit();
             obs.stats.retransmits += 1;
         }
         self.snd_nxt = self.iss + 1;
@@ -152,6 +153,14 @@ impl Tcb {
             return None;
         }
         let retransmit = seq < self.snd_max;
+        if !retransmit && in_flight == 0 {
+            // RFC 5681 §4.1: restart from a smaller window after idling.
+            let idle = now.saturating_since(self.last_send);
+            let rto = self.rtt.rto();
+            if idle > rto {
+                self.cc.on_idle(now, idle, rto);
+            }
+        }
         if retransmit {
             obs.stats.retransmits += 1;
             self.rtt_probe = None;
@@ -296,7 +305,7 @@ impl Tcb {
             let copied = self.send_buf.read_at(offset, &mut buf[start..start + len]);
             debug_assert_eq!(copied, len);
         }
-        let tcp_len = repr.emit_in_place(&mut buf[ipv4::HEADER_LEN..], self.local.ip(), self.remote.ip(), len);
+        let tcp_len = repr.emit_in_place(&mut buf[ipv4::HEADER_LEN..], *self.local.ip(), *self.remote.ip(), len);
         let ip = Ipv4Repr::new(*self.local.ip(), *self.remote.ip(), PROTO_TCP, tcp_len);
         ip.emit(buf);
         let total = ipv4::HEADER_LEN + tcp_len;
