@@ -104,6 +104,9 @@ pub struct Tcb {
     pub(super) recv_buf: RecvBuffer,
     /// The user closed or shut down writing: a FIN follows the data.
     pub(super) fin_queued: bool,
+    /// The sequence number of our FIN, fixed when it is queued (no data
+    /// can follow it).
+    pub(super) fin_at: SeqNum,
     /// A FIN from the peer beyond RCV.NXT, waiting for the gap to fill.
     pub(super) peer_fin_at: Option<SeqNum>,
     pub(super) fin_received: bool,
@@ -195,6 +198,7 @@ impl Tcb {
             send_buf: SendBuffer::new(cfg.send_buf),
             recv_buf: RecvBuffer::new(cfg.recv_buf),
             fin_queued: false,
+            fin_at: SeqNum(0),
             peer_fin_at: None,
             fin_received: false,
             ts_enabled: false,
@@ -574,13 +578,13 @@ impl Tcb {
                 self.set_state(now, State::Closed, obs);
             }
             State::SynReceived | State::Established => {
-                self.fin_queued = true;
+                self.queue_fin();
                 if self.state == State::Established {
                     self.set_state(now, State::FinWait1, obs);
                 }
             }
             State::CloseWait => {
-                self.fin_queued = true;
+                self.queue_fin();
                 self.set_state(now, State::LastAck, obs);
             }
             _ => {}
@@ -667,7 +671,14 @@ impl Tcb {
 
     /// The sequence number our FIN occupies, once queued.
     pub(super) fn fin_seq(&self) -> Option<SeqNum> {
-        self.fin_queued.then(|| self.data_end())
+        self.fin_queued.then_some(self.fin_at)
+    }
+
+    fn queue_fin(&mut self) {
+        if !self.fin_queued {
+            self.fin_at = self.data_end();
+            self.fin_queued = true;
+        }
     }
 
     pub(super) fn fin_acked(&self) -> bool {
