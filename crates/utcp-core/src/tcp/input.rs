@@ -343,16 +343,16 @@ impl Tcb {
         self.timers.rto = if self.snd_una == self.snd_max { None } else { Some(now + self.rtt.rto()) };
         self.persist_probes = 0;
 
-        match self.recover {
-            Some(recover) if ack >= recover => {
+        match self.in_recovery {
+            true if ack >= self.recover => {
                 // RFC 6582 §3.2 step 3: a full acknowledgment ends recovery.
-                self.recover = None;
+                self.in_recovery = false;
                 self.inflation = 0;
                 self.dupacks = 0;
                 self.rexmit.clear();
                 self.cc.on_recovery_exit(now, self.flight_size());
             }
-            Some(_) => {
+            true => {
                 // RFC 6582 §3.2 step 5: a partial acknowledgment. Retransmit
                 // the first unacknowledged segment, deflate by the amount
                 // acknowledged, add back one MSS.
@@ -362,7 +362,7 @@ impl Tcb {
                 }
                 self.timers.rto = Some(now + self.rtt.rto());
             }
-            None => {
+            false => {
                 self.dupacks = 0;
                 if data_acked > 0 {
                     self.cc.on_ack(now, data_acked, sample);
@@ -394,17 +394,19 @@ impl Tcb {
     /// recovery after it (RFC 6582 for several losses in one window).
     fn on_dupack(&mut self, now: Instant, obs: &mut Observer) {
         self.dupacks += 1;
-        if self.recover.is_some() {
+        if self.in_recovery {
             // Step 4: each further duplicate ACK means a segment left the network.
             self.inflation += self.snd_mss;
             self.queue_sack_holes();
             return;
         }
-        if self.dupacks == 3 {
-            // RFC 6582 §3.2 step 2: no new recovery while the previous one's
-            // data is still being acknowledged.
+        // RFC 6582 §3.2 step 2: the third duplicate ACK starts recovery only
+        // if it covers more than `recover`, so data sent before an earlier
+        // recovery or timeout cannot trigger another.
+        if self.dupacks == 3 && self.snd_una > self.recover {
             self.cc.on_congestion_event(now, self.flight_size());
-            self.recover = Some(self.snd_max);
+            self.in_recovery = true;
+            self.recover = self.snd_max;
             self.inflation = 3 * self.snd_mss;
             self.rexmit.clear();
             self.rexmit.push(self.snd_una);

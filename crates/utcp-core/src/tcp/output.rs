@@ -202,9 +202,8 @@ impl Tcb {
             let passive = self.state == State::SynReceived;
             // On a SYN,ACK offer only what the peer's SYN offered (RFC 7323
             // §1.3, RFC 2018 §2); `take_syn` recorded that.
-            if self.cfg.window_scaling && (!passive || self.rcv_shift > 0 || self.snd_shift > 0) {
+            if self.cfg.window_scaling && (!passive || self.ws_enabled) {
                 options.window_scale = Some(self.cfg.window_shift());
-                self.rcv_shift = if passive { self.rcv_shift } else { self.cfg.window_shift() };
             }
             if self.cfg.sack && (!passive || self.sack_enabled) {
                 options.sack_permitted = true;

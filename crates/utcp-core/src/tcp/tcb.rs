@@ -87,6 +87,8 @@ pub struct Tcb {
     pub(super) snd_wl2: SeqNum,
     /// Shift applied to the peer's window field (RFC 7323 §2.3).
     pub(super) snd_shift: u8,
+    /// Both SYNs carried the window-scale option.
+    pub(super) ws_enabled: bool,
     /// Payload bytes per full segment we send, options deducted.
     pub(super) snd_mss: usize,
 
@@ -128,8 +130,10 @@ pub struct Tcb {
     pub(super) rtt_probe: Option<(SeqNum, Instant)>,
     pub(super) cc: Box<dyn CongestionControl>,
     pub(super) dupacks: u32,
-    /// RFC 6582: fast recovery lasts until this is acknowledged.
-    pub(super) recover: Option<SeqNum>,
+    /// RFC 6582 `recover`: the highest sequence number sent when fast
+    /// recovery (or a timeout) began; recovery lasts until it is acknowledged.
+    pub(super) recover: SeqNum,
+    pub(super) in_recovery: bool,
     /// Extra window during fast recovery: 3 MSS plus one per duplicate ACK
     /// (RFC 5681 §3.2 steps 3-4), shrunk by partial ACKs (RFC 6582 §3.2 step 5).
     pub(super) inflation: usize,
@@ -189,6 +193,7 @@ impl Tcb {
             snd_wl1: SeqNum(0),
             snd_wl2: SeqNum(0),
             snd_shift: 0,
+            ws_enabled: false,
             snd_mss,
             irs: SeqNum(0),
             rcv_nxt: SeqNum(0),
@@ -214,7 +219,8 @@ impl Tcb {
                 .or_else(|| cc::new_cc(cc::DEFAULT_CC, snd_mss))
                 .expect("the default congestion control exists"),
             dupacks: 0,
-            recover: None,
+            recover: iss,
+            in_recovery: false,
             inflation: 0,
             rexmit: Vec::new(),
             retries: 0,
@@ -280,13 +286,11 @@ impl Tcb {
         self.rcv_nxt = syn.seq + 1;
         self.last_recv = now;
         let o = &syn.options;
-        // RFC 7323 §2.2: window scaling only when both sides offer it.
-        if self.cfg.window_scaling {
-            if let Some(shift) = o.window_scale {
-                self.snd_shift = shift;
-                self.rcv_shift = self.cfg.window_shift();
-            }
-        }
+        // RFC 7323 §2.2: window scaling only when both sides offer it;
+        // otherwise both shifts are zero, whatever our SYN offered.
+        self.ws_enabled = self.cfg.window_scaling && o.window_scale.is_some();
+        self.snd_shift = if self.ws_enabled { o.window_scale.unwrap_or(0) } else { 0 };
+        self.rcv_shift = if self.ws_enabled { self.cfg.window_shift() } else { 0 };
         // RFC 7323 §3.2: timestamps only when the SYN carries them.
         if self.cfg.timestamps {
             if let Some((val, _)) = o.timestamps {
@@ -601,7 +605,7 @@ impl Tcb {
     pub fn close(&mut self, now: Instant, obs: &mut Observer) {
         self.orphaned = true;
         self.shut_rd = true;
-        if self.recv_buf.readable() > 0 && self.state.is_synchronized() || self.state == State::SynReceived && self.recv_buf.readable() > 0 {
+        if self.recv_buf.readable() > 0 {
             self.abort(now, obs);
             return;
         }

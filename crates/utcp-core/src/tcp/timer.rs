@@ -84,7 +84,8 @@ impl Tcb {
                 self.dupacks = 0;
                 self.inflation = 0;
                 // RFC 6582 §4: no fast retransmit for data sent before the timeout.
-                self.recover = Some(self.snd_max);
+                self.in_recovery = false;
+                self.recover = self.snd_max;
             }
             _ => return,
         }
