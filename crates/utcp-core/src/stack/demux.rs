@@ -265,7 +265,7 @@ impl Stack {
             seq: cookie,
             ack: syn.seq + 1,
             flags: Flags::SYN | Flags::ACK,
-            window: 65535u16.min(self.tcp_defaults.recv_buf.min(65535) as u16),
+            window: self.tcp_defaults.recv_buf.min(65535) as u16,
             options,
             ..reply_ports(syn)
         };

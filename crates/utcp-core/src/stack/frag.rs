@@ -200,7 +200,7 @@ impl FragReassembler {
         // overlap it or leave a hole. Linux trims such a fragment to a
         // multiple of 8 instead; we treat it as malformed, one more
         // fragment that cannot fit the set, and count it as an overlap.
-        if payload.is_empty() || (!last && payload.len() % 8 != 0) {
+        if payload.is_empty() || (!last && !payload.len().is_multiple_of(8)) {
             return Err(DropReason::FragOverlap);
         }
 

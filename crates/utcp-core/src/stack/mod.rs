@@ -117,7 +117,7 @@ impl Stack {
         let cookies = cookies::SynCookies::new(k32);
         Stack {
             tcp_defaults: cfg.tcp_config(),
-            frags: frag::FragReassembler::new(cfg.frag.clone()),
+            frags: frag::FragReassembler::new(cfg.frag),
             cfg,
             sockets: Vec::new(),
             free_ids: Vec::new(),
@@ -160,7 +160,8 @@ impl Stack {
         self.conns.len()
     }
 
-    /// Write the next outgoing IPv4 packet into `buf` (at least MTU bytes).
+    /// Write the next outgoing IPv4 packet into `buf`, which should hold
+    /// at least MTU bytes.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
         if let Some(p) = self.control.pop_front() {
             if p.len() <= buf.len() {
@@ -169,6 +170,9 @@ impl Stack {
                 self.obs.packet(now, Direction::Out, &p);
                 return Some(p.len());
             }
+            // The caller's buffer is smaller than the MTU (a misuse): keep
+            // the packet for a call with room rather than lose it.
+            self.control.push_front(p);
         }
         // Segments are at most MTU bytes whatever the caller's buffer.
         let limit = buf.len().min(self.cfg.mtu.max(SEGMENT_OVERHEAD + 1));

@@ -300,12 +300,10 @@ impl Tcb {
             }
             State::Closing if self.fin_acked() => self.set_state(now, State::TimeWait, obs),
             State::LastAck if self.fin_acked() => self.set_state(now, State::Closed, obs),
-            State::TimeWait => {
+            State::TimeWait if seg.flags.fin() => {
                 // The peer's retransmitted FIN: ACK it, restart 2*MSL.
-                if seg.flags.fin() {
-                    self.ack_now = true;
-                    self.timers.close = Some(now + self.cfg.time_wait);
-                }
+                self.ack_now = true;
+                self.timers.close = Some(now + self.cfg.time_wait);
             }
             _ => {}
         }

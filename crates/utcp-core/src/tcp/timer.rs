@@ -96,7 +96,7 @@ impl Tcb {
 
     /// RFC 9293 §3.8.6.1: probe a zero window, backing off like the RTO.
     fn on_persist(&mut self, now: Instant) {
-        if self.snd_una != self.snd_max || self.send_buf.len() == 0 && !self.fin_queued {
+        if self.snd_una != self.snd_max || self.send_buf.is_empty() && !self.fin_queued {
             return;
         }
         if self.snd_wnd == 0 {

@@ -216,7 +216,7 @@ impl Options {
                         u32::from_be_bytes([body[4], body[5], body[6], body[7]]),
                     ))
                 }
-                (5, _) if (len - 2) % 8 == 0 && len > 2 => {
+                (5, _) if (len - 2).is_multiple_of(8) && len > 2 => {
                     let n = ((len - 2) / 8).min(MAX_SACK_BLOCKS);
                     for (k, c) in body.chunks_exact(8).take(n).enumerate() {
                         o.sack_blocks[k] = SackBlock {
@@ -263,12 +263,12 @@ impl TcpRepr {
 
     /// Parse a TCP segment (header + payload) carried from `src` to `dst`.
     /// Returns the header and the payload.
-    pub fn parse<'a>(
-        segment: &'a [u8],
+    pub fn parse(
+        segment: &[u8],
         src: Ipv4Addr,
         dst: Ipv4Addr,
         verify_checksum: bool,
-    ) -> Result<(TcpRepr, &'a [u8]), WireError> {
+    ) -> Result<(TcpRepr, &[u8]), WireError> {
         if segment.len() < HEADER_LEN {
             return Err(WireError::Truncated);
         }
