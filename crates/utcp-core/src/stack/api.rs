@@ -417,6 +417,22 @@ impl Stack {
         self.tcb(id).map_or(0, |t| t.send_queued())
     }
 
+    /// (SO_REUSEADDR, SO_REUSEPORT).
+    pub fn reuse_flags(&self, id: SocketId) -> (bool, bool) {
+        self.sock(id).map_or((false, false), |s| (s.reuse_addr, s.reuse_port))
+    }
+
+    /// (SO_SNDBUF, SO_RCVBUF) in bytes.
+    pub fn buffer_sizes(&self, id: SocketId) -> (usize, usize) {
+        match self.sock(id) {
+            Some(s) => match s.tcb() {
+                Some(t) => (t.send_capacity(), t.recv_capacity()),
+                None => (s.cfg.send_buf, s.cfg.recv_buf),
+            },
+            None => (0, 0),
+        }
+    }
+
     pub fn set_reuse_addr(&mut self, id: SocketId, on: bool) -> Result<(), Errno> {
         self.sock_mut(id).ok_or(Errno::EBADF)?.reuse_addr = on;
         Ok(())
