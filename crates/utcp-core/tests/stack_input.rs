@@ -162,17 +162,20 @@ fn accept_queue_holds_backlog_plus_one_then_syns_dropped() {
 fn syn_queue_full_answers_with_cookie_and_its_ack_is_accepted() {
     let mut h = Harness::new();
     let l = h.listener(1);
-    // One SYN-RECEIVED child fills the SYN queue (backlog 1).
-    h.send(seg(Flags::SYN).seq(PEER_ISS).ports(7001, LOCAL_PORT).opts(MSS));
-    assert_eq!(h.expect_one().flags(), Flags::SYN | Flags::ACK);
-    assert_eq!(h.stack.connection_count(), 1);
+    // Linux: the SYN queue is full at `len > backlog`, two children here.
+    for port in [7001, 7003] {
+        h.send(seg(Flags::SYN).seq(PEER_ISS).ports(port, LOCAL_PORT).opts(MSS));
+        assert_eq!(h.expect_one().flags(), Flags::SYN | Flags::ACK);
+    }
+    assert_eq!(h.stack.connection_count(), 2);
+    assert_eq!(h.stack.stats().syn_cookies_sent, 0);
     // The next SYN gets a stateless SYN-ACK: its ISN is the cookie.
     h.send(seg(Flags::SYN).seq(9000).ports(7002, LOCAL_PORT).opts(MSS));
     let synack = h.expect_one();
     assert_eq!(synack.flags(), Flags::SYN | Flags::ACK);
     assert_eq!(synack.ack(), 9001);
     assert_eq!(h.stack.stats().syn_cookies_sent, 1);
-    assert_eq!(h.stack.connection_count(), 1, "no state kept for the cookie SYN");
+    assert_eq!(h.stack.connection_count(), 2, "no state kept for the cookie SYN");
     // The third ACK carries the cookie back: a connection, ready for accept().
     h.send(seg(Flags::ACK).seq(9001).ack(synack.seq() + 1).ports(7002, LOCAL_PORT));
     h.expect_none();
@@ -192,11 +195,13 @@ fn syn_queue_full_answers_with_cookie_and_its_ack_is_accepted() {
 #[test]
 fn forged_ack_with_bad_cookie_gets_rst() {
     let mut h = Harness::new();
-    let l = h.listener(1);
+    let l = h.listener(0);
+    // Backlog 0: one SYN-RECEIVED child fills the SYN queue.
     h.send(seg(Flags::SYN).seq(PEER_ISS).ports(7001, LOCAL_PORT).opts(MSS));
     h.expect_one();
     h.send(seg(Flags::SYN).seq(9000).ports(7002, LOCAL_PORT).opts(MSS));
     let cookie = h.expect_one().seq();
+    assert_eq!(h.stack.stats().syn_cookies_sent, 1);
     // Off by one: not the cookie.
     h.send(seg(Flags::ACK).seq(9001).ack(cookie + 2).ports(7002, LOCAL_PORT));
     let rst = h.expect_one();
