@@ -458,3 +458,44 @@ fn accept_after_client_reset_returns_connection_then_read_econnreset() {
     assert_eq!(recv(&mut h, c), Ok(vec![]));
     assert_eq!(h.stack.send(c, b"x"), Err(Errno::EPIPE));
 }
+
+// ----- more states -----
+
+#[test]
+fn readiness_after_connect_refused_error_hup_in_out() {
+    let mut h = Harness::new();
+    let (c, syn) = h.connect();
+    h.send(seg(Flags::RST).seq(0).ack(syn.seq() + 1));
+    // Linux tcp_reset: sk_err, TCP_CLOSE and SHUTDOWN_MASK.
+    assert_eq!(mask(&h, c), POLLIN | POLLOUT | POLLERR | POLLHUP | POLLRDHUP);
+}
+
+#[test]
+fn send_and_recv_in_syn_sent_eagain() {
+    let mut h = Harness::new();
+    let (c, _) = h.connect();
+    // Linux: sk_stream_wait_connect with a zero timeout; tcp_recvmsg with no data.
+    assert_eq!(h.stack.send(c, b"early"), Err(Errno::EAGAIN));
+    assert_eq!(recv(&mut h, c), Err(Errno::EAGAIN));
+}
+
+#[test]
+fn connect_on_listener_eisconn() {
+    let mut h = Harness::new();
+    let l = h.listener(4);
+    let now = h.now;
+    // Linux __inet_stream_connect: SS_UNCONNECTED but not TCP_CLOSE.
+    assert_eq!(h.stack.connect(now, l, h.peer_addr()), Err(Errno::EISCONN));
+    h.expect_none();
+}
+
+#[test]
+fn bind_after_listen_or_connect_einval() {
+    let mut h = Harness::new();
+    let l = h.listener(4);
+    assert_eq!(h.stack.bind(l, SocketAddrV4::new(LOCAL, 9001)), Err(Errno::EINVAL));
+    let c = h.stack.socket();
+    let now = h.now;
+    h.stack.connect(now, c, SocketAddrV4::new(PEER, 9)).unwrap_err();
+    assert_eq!(h.stack.bind(c, SocketAddrV4::new(LOCAL, 9002)), Err(Errno::EINVAL), "autobound by connect");
+}
