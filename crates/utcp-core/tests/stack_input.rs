@@ -317,7 +317,7 @@ fn icmp_unreachable_quoting_another_sequence_number_is_ignored() {
     let mut h = Harness::new();
     let (c, syn) = h.connect();
     let mut forged = syn.tcp;
-    forged.seq = forged.seq + 100_000;
+    forged.seq += 100_000;
     let quote = packet(LOCAL, PEER, &forged, &[]);
     let msg =
         IcmpRepr::DestUnreachable { code: icmp::CODE_PORT_UNREACHABLE, next_hop_mtu: 0, original: &quote[..28] };
