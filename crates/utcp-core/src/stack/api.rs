@@ -38,6 +38,17 @@ pub struct TcpInfo {
 }
 
 impl Stack {
+    /// The socket behind a descriptor the application still holds. After
+    /// close() a connection lives on in the stack (FIN-WAIT, TIME-WAIT),
+    /// but its descriptor is gone: every call on it is EBADF, as on Linux.
+    fn user_sock(&self, id: SocketId) -> Result<&Socket, Errno> {
+        self.sock(id).filter(|s| !s.user_closed).ok_or(Errno::EBADF)
+    }
+
+    fn user_sock_mut(&mut self, id: SocketId) -> Result<&mut Socket, Errno> {
+        self.sock_mut(id).filter(|s| !s.user_closed).ok_or(Errno::EBADF)
+    }
+
     /// socket(AF_INET, SOCK_STREAM, 0).
     pub fn socket(&mut self) -> SocketId {
         let cfg = self.tcp_defaults.clone();
@@ -47,7 +58,7 @@ impl Stack {
     /// bind(2). EINVAL if already bound, EADDRNOTAVAIL for a foreign
     /// address, EADDRINUSE on a conflict (Linux's inet_csk_bind_conflict).
     pub fn bind(&mut self, id: SocketId, addr: SocketAddrV4) -> Result<(), Errno> {
-        let sock = self.sock(id).ok_or(Errno::EBADF)?;
+        let sock = self.user_sock(id)?;
         if sock.local.is_some() || !matches!(sock.kind, Kind::Fresh) {
             return Err(Errno::EINVAL);
         }
@@ -103,7 +114,7 @@ impl Stack {
     pub fn listen(&mut self, id: SocketId, backlog: i32) -> Result<(), Errno> {
         let max = self.cfg.max_backlog;
         let backlog = (backlog.max(0) as usize).min(max);
-        let sock = self.sock(id).ok_or(Errno::EBADF)?;
+        let sock = self.user_sock(id)?;
         match sock.kind {
             Kind::Conn(_) => return Err(Errno::EINVAL),
             Kind::Listener(_) => {
@@ -143,7 +154,7 @@ impl Stack {
     /// once when it completed, EISCONN after; a failure returns its errno
     /// once and leaves the socket unconnected, as Linux does.
     pub fn connect(&mut self, now: Instant, id: SocketId, remote: SocketAddrV4) -> Result<(), Errno> {
-        let sock = self.sock(id).ok_or(Errno::EBADF)?;
+        let sock = self.user_sock(id)?;
         match (&sock.kind, sock.phase) {
             (Kind::Listener(_), _) => return Err(Errno::EISCONN),
             (Kind::Conn(_), ConnectPhase::Connected) => return Err(Errno::EISCONN),
@@ -217,7 +228,7 @@ impl Stack {
     /// if not listening.
     pub fn accept(&mut self, id: SocketId) -> Result<(SocketId, SocketAddrV4), Errno> {
         let Some(Kind::Listener(l)) = self.sock_mut(id).map(|s| &mut s.kind) else {
-            return Err(if self.sock(id).is_some() { Errno::EINVAL } else { Errno::EBADF });
+            return Err(if self.user_sock(id).is_ok() { Errno::EINVAL } else { Errno::EBADF });
         };
         let child = l.accept_queue.pop_front().ok_or(Errno::EAGAIN)?;
         let s = self.sock_mut(child).ok_or(Errno::ECONNABORTED)?;
@@ -228,7 +239,7 @@ impl Stack {
 
     /// send(2) without flags: how many bytes were queued.
     pub fn send(&mut self, id: SocketId, data: &[u8]) -> Result<usize, Errno> {
-        let sock = self.sock_mut(id).ok_or(Errno::EBADF)?;
+        let sock = self.user_sock_mut(id)?;
         let r = match &mut sock.kind {
             // Linux: tcp_sendmsg on an unconnected socket is EPIPE.
             Kind::Fresh | Kind::Listener(_) => Err(Errno::EPIPE),
@@ -242,7 +253,7 @@ impl Stack {
 
     /// recv(2): Ok(0) at end of stream, EAGAIN when nothing is there yet.
     pub fn recv(&mut self, now: Instant, id: SocketId, out: &mut [u8], peek: bool) -> Result<usize, Errno> {
-        let sock = self.sock_mut(id).ok_or(Errno::EBADF)?;
+        let sock = self.user_sock_mut(id)?;
         let r = match &mut sock.kind {
             Kind::Fresh | Kind::Listener(_) => Err(Errno::ENOTCONN),
             Kind::Conn(t) => t.recv(now, out, peek),
@@ -254,7 +265,7 @@ impl Stack {
     /// shutdown(2). ENOTCONN unless connected (Linux: also after the
     /// connection closed).
     pub fn shutdown(&mut self, now: Instant, id: SocketId, how: Shutdown) -> Result<(), Errno> {
-        let sock = self.sock_mut(id).ok_or(Errno::EBADF)?;
+        let sock = self.user_sock_mut(id)?;
         let rd = matches!(how, Shutdown::Read | Shutdown::Both);
         let wr = matches!(how, Shutdown::Write | Shutdown::Both);
         sock.shut_rd |= rd;
@@ -297,7 +308,7 @@ impl Stack {
     /// close(2). A connection goes on alone (FIN, or RST when unread data
     /// is thrown away); `linger_abort` (SO_LINGER with zero timeout) resets it.
     pub fn close(&mut self, now: Instant, id: SocketId, linger_abort: bool) -> Result<(), Errno> {
-        let sock = self.sock_mut(id).ok_or(Errno::EBADF)?;
+        let sock = self.user_sock_mut(id)?;
         sock.user_closed = true;
         match &mut sock.kind {
             Kind::Fresh => {}
@@ -335,13 +346,13 @@ impl Stack {
 
     /// getsockname(2): 0.0.0.0:0 before bind.
     pub fn local_addr(&self, id: SocketId) -> Result<SocketAddrV4, Errno> {
-        let s = self.sock(id).ok_or(Errno::EBADF)?;
+        let s = self.user_sock(id)?;
         Ok(s.local.unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)))
     }
 
     /// getpeername(2): ENOTCONN unless a connection exists.
     pub fn peer_addr(&self, id: SocketId) -> Result<SocketAddrV4, Errno> {
-        let s = self.sock(id).ok_or(Errno::EBADF)?;
+        let s = self.user_sock(id)?;
         // Linux: ENOTCONN in CLOSE and SYN-SENT (inet_getname).
         match s.tcb() {
             Some(t) if !matches!(t.state(), State::Closed | State::SynSent) => Ok(t.remote),
@@ -351,7 +362,7 @@ impl Stack {
 
     /// getsockopt(SO_ERROR): read and clear the pending error.
     pub fn take_error(&mut self, id: SocketId) -> Result<Option<Errno>, Errno> {
-        let s = self.sock_mut(id).ok_or(Errno::EBADF)?;
+        let s = self.user_sock_mut(id)?;
         Ok(s.tcb_mut().and_then(|t| t.take_error()))
     }
 
@@ -434,17 +445,17 @@ impl Stack {
     }
 
     pub fn set_reuse_addr(&mut self, id: SocketId, on: bool) -> Result<(), Errno> {
-        self.sock_mut(id).ok_or(Errno::EBADF)?.reuse_addr = on;
+        self.user_sock_mut(id)?.reuse_addr = on;
         Ok(())
     }
 
     pub fn set_reuse_port(&mut self, id: SocketId, on: bool) -> Result<(), Errno> {
-        self.sock_mut(id).ok_or(Errno::EBADF)?.reuse_port = on;
+        self.user_sock_mut(id)?.reuse_port = on;
         Ok(())
     }
 
     pub fn set_nodelay(&mut self, id: SocketId, on: bool) -> Result<(), Errno> {
-        let s = self.sock_mut(id).ok_or(Errno::EBADF)?;
+        let s = self.user_sock_mut(id)?;
         s.cfg.nodelay = on;
         if let Some(t) = s.tcb_mut() {
             t.set_nodelay(on);
@@ -455,7 +466,7 @@ impl Stack {
 
     /// TCP_CORK: hold partial segments; uncorking sends them.
     pub fn set_cork(&mut self, id: SocketId, on: bool) -> Result<(), Errno> {
-        let s = self.sock_mut(id).ok_or(Errno::EBADF)?;
+        let s = self.user_sock_mut(id)?;
         s.cfg.cork = on;
         if let Some(t) = s.tcb_mut() {
             t.set_cork(on);
@@ -466,7 +477,7 @@ impl Stack {
 
     /// SO_KEEPALIVE with its TCP_KEEP* parameters.
     pub fn set_keepalive(&mut self, now: Instant, id: SocketId, ka: Option<Keepalive>) -> Result<(), Errno> {
-        let s = self.sock_mut(id).ok_or(Errno::EBADF)?;
+        let s = self.user_sock_mut(id)?;
         s.cfg.keepalive = ka;
         if let Some(t) = s.tcb_mut() {
             t.set_keepalive(now, ka);
@@ -477,7 +488,7 @@ impl Stack {
     /// SO_SNDBUF / SO_RCVBUF, in bytes of buffer (the caller applies
     /// Linux's doubling).
     pub fn set_buffer_sizes(&mut self, id: SocketId, send: Option<usize>, recv: Option<usize>) -> Result<(), Errno> {
-        let s = self.sock_mut(id).ok_or(Errno::EBADF)?;
+        let s = self.user_sock_mut(id)?;
         if let Some(n) = send {
             s.cfg.send_buf = n;
         }

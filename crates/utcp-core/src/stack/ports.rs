@@ -20,6 +20,8 @@ pub struct EphemeralPorts {
     /// RFC 6056 §3.3.4 `table[]`: how far each bucket of destinations has
     /// advanced past its keyed offset. Linux: `table_perturb`.
     table: Vec<u32>,
+    /// Linux's small random increments of a bucket after each pick.
+    perturb: Rng,
 }
 
 impl EphemeralPorts {
@@ -40,6 +42,7 @@ impl EphemeralPorts {
             secret,
             range,
             table: vec![0; table_size],
+            perturb: Rng::new(siphash24(&secret, b"perturb")),
         }
     }
 
@@ -75,7 +78,7 @@ impl EphemeralPorts {
         let offset = (h >> 32) as u32;
         let index = (h % self.table.len() as u64) as usize;
         let num = self.len();
-        for _ in 0..num {
+        for tries in 0..num {
             // Advancing the bucket on every try, taken or not, makes the next
             // connection to this destination start past the ports just seen,
             // so reconnecting quickly does not collide with TIME-WAIT.
@@ -83,6 +86,11 @@ impl EphemeralPorts {
             self.table[index] = step.wrapping_add(1);
             let port = self.nth(offset.wrapping_add(step) % num);
             if !in_use(port) {
+                // Linux (__inet_hash_connect, since 5.18): the bucket advances
+                // by max(tries, random 0..8) + 1, so one destination's ports
+                // are not sequential and do not reveal the connection count.
+                let extra = (self.perturb.below(8) as u32).saturating_sub(tries);
+                self.table[index] = self.table[index].wrapping_add(extra);
                 return Some(port);
             }
         }

@@ -40,9 +40,10 @@ impl Listener {
         self.accept_queue.len() > self.backlog
     }
 
-    /// Linux: inet_csk_reqsk_queue_is_full, `len >= backlog`.
+    /// Linux: inet_csk_reqsk_queue_is_full is `len > backlog` since
+    /// 3479c7549fb1 (6.13, also in stable), like the accept queue.
     pub fn syn_full(&self) -> bool {
-        self.syn_queue >= self.backlog.max(1)
+        self.syn_queue > self.backlog
     }
 }
 
