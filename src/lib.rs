@@ -1,3 +1,19 @@
-//! libutcp.so: the LD_PRELOAD library. The hooks and the runtime that serve a
-//! program's sockets from `utcp-core` arrive with the preload work (issue 3);
-//! until then this crate only ties the workspace together.
+//! libutcp.so: the LD_PRELOAD library that serves a program's TCP sockets
+//! from the utcp-core stack, over a TUN device.
+//!
+//! - [`preload`]: the exported hooks (classify the fd, dispatch or forward).
+//! - [`sys`]: raw syscalls and the real libc functions.
+//! - [`runtime`]: the stack thread, the TUN device, configuration, and what
+//!   each socket call does on a utcp socket.
+//! - [`fd`]: which fds are utcp sockets.
+//!
+//! The hooks are left out of unit-test builds: a test binary that exports
+//! `read` and `write` would intercept its own harness.
+
+mod fd;
+#[cfg(not(test))]
+mod preload;
+#[cfg_attr(test, allow(dead_code))]
+mod runtime;
+#[cfg_attr(test, allow(dead_code))]
+mod sys;

@@ -1,0 +1,115 @@
+//! Calls into the kernel and into the real libc, never through our own
+//! hooks: the library exports `read`, `write`, `close`, so its own I/O
+//! must use raw syscalls or the real functions resolved with dlsym.
+
+pub mod real;
+
+use core::ffi::c_int;
+
+/// The calling thread's errno.
+pub fn errno() -> c_int {
+    // SAFETY: __errno_location returns this thread's errno slot, always valid.
+    unsafe { *libc::__errno_location() }
+}
+
+pub fn set_errno(e: c_int) {
+    // SAFETY: as above.
+    unsafe { *libc::__errno_location() = e }
+}
+
+/// Restores errno when dropped: for paths that must not disturb it.
+pub struct ErrnoGuard(c_int);
+
+impl ErrnoGuard {
+    pub fn new() -> Self {
+        ErrnoGuard(errno())
+    }
+}
+
+impl Drop for ErrnoGuard {
+    fn drop(&mut self) {
+        set_errno(self.0);
+    }
+}
+
+/// A raw syscall's result: Ok(value) or Err(errno).
+fn check(r: libc::c_long) -> Result<usize, c_int> {
+    if r < 0 {
+        Err(errno())
+    } else {
+        Ok(r as usize)
+    }
+}
+
+pub fn read(fd: c_int, buf: &mut [u8]) -> Result<usize, c_int> {
+    // SAFETY: the buffer is valid for writes of its length.
+    check(unsafe { libc::syscall(libc::SYS_read, fd, buf.as_mut_ptr(), buf.len()) })
+}
+
+pub fn write(fd: c_int, buf: &[u8]) -> Result<usize, c_int> {
+    // SAFETY: the buffer is valid for reads of its length.
+    check(unsafe { libc::syscall(libc::SYS_write, fd, buf.as_ptr(), buf.len()) })
+}
+
+pub fn close(fd: c_int) -> Result<usize, c_int> {
+    // SAFETY: closing an fd we own; no memory is involved.
+    check(unsafe { libc::syscall(libc::SYS_close, fd) })
+}
+
+pub fn eventfd(flags: c_int) -> Result<c_int, c_int> {
+    // SAFETY: eventfd2 takes two integers.
+    check(unsafe { libc::syscall(libc::SYS_eventfd2, 0, flags) }).map(|v| v as c_int)
+}
+
+/// Add one to an eventfd counter (wakes its reader).
+pub fn eventfd_signal(fd: c_int) {
+    let _ = write(fd, &1u64.to_ne_bytes());
+}
+
+/// Drain an eventfd (nonblocking ones return EAGAIN when empty).
+pub fn eventfd_drain(fd: c_int) -> Result<u64, c_int> {
+    let mut v = [0u8; 8];
+    read(fd, &mut v).map(|_| u64::from_ne_bytes(v))
+}
+
+/// poll(2) without our hook. `timeout_ms` < 0 waits forever.
+pub fn poll(fds: &mut [libc::pollfd], timeout_ms: c_int) -> Result<usize, c_int> {
+    let ts;
+    let tsp = if timeout_ms < 0 {
+        core::ptr::null()
+    } else {
+        ts = libc::timespec { tv_sec: (timeout_ms / 1000) as _, tv_nsec: ((timeout_ms % 1000) as i64 * 1_000_000) as _ };
+        &ts as *const libc::timespec
+    };
+    // SAFETY: fds is a valid array of its length; tsp is null or points to ts.
+    check(unsafe { libc::syscall(libc::SYS_ppoll, fds.as_mut_ptr(), fds.len(), tsp, core::ptr::null::<u8>(), 8) })
+}
+
+pub fn ioctl(fd: c_int, req: libc::c_ulong, arg: *mut libc::c_void) -> Result<usize, c_int> {
+    // SAFETY: the caller passes an argument of the type `req` expects.
+    check(unsafe { libc::syscall(libc::SYS_ioctl, fd, req, arg) })
+}
+
+pub fn open(path: &core::ffi::CStr, flags: c_int) -> Result<c_int, c_int> {
+    // SAFETY: path is a valid NUL-terminated string.
+    check(unsafe { libc::syscall(libc::SYS_openat, libc::AT_FDCWD, path.as_ptr(), flags, 0o644) }).map(|v| v as c_int)
+}
+
+/// A kernel socket made without our `socket` hook (for ioctls on devices).
+pub fn kernel_socket(domain: c_int, ty: c_int, proto: c_int) -> Result<c_int, c_int> {
+    // SAFETY: socket takes three integers.
+    check(unsafe { libc::syscall(libc::SYS_socket, domain, ty, proto) }).map(|v| v as c_int)
+}
+
+/// Write a message to stderr with one raw write: never through our hooks,
+/// never allocating in the write path itself.
+pub fn log(msg: &str) {
+    let _g = ErrnoGuard::new();
+    let mut rest = msg.as_bytes();
+    while !rest.is_empty() {
+        match write(2, rest) {
+            Ok(n) if n > 0 => rest = &rest[n..],
+            _ => break,
+        }
+    }
+}
