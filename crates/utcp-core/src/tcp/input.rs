@@ -63,9 +63,10 @@ impl Tcb {
             self.ack_now = true;
         } else {
             // Simultaneous open: SYN-RECEIVED, send SYN,ACK with our ISS
-            // (the four-segment handshake).
+            // (the four-segment handshake). The SYN,ACK starts its own
+            // retransmission timer when it goes out.
             self.snd_nxt = self.iss;
-            self.timers.rto = Some(now);
+            self.timers.rto = None;
             self.set_state(now, State::SynReceived, obs);
         }
     }

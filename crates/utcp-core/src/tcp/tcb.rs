@@ -249,7 +249,6 @@ impl Tcb {
         let mut tcb = Tcb::new(cfg, Opening::Active, local, remote, iss, ts_offset, now);
         tcb.snd_nxt = iss;
         tcb.set_state(now, State::SynSent, obs);
-        tcb.timers.rto = Some(now);
         tcb
     }
 
@@ -270,7 +269,6 @@ impl Tcb {
         tcb.state = State::Listen;
         tcb.take_syn(now, syn);
         tcb.set_state(now, State::SynReceived, obs);
-        tcb.timers.rto = Some(now);
         tcb
     }
 
@@ -502,7 +500,8 @@ impl Tcb {
     }
 
     pub fn poll_at(&self) -> Option<Instant> {
-        if self.pending.is_some() || self.ack_now || !self.rexmit.is_empty() {
+        let syn_owed = matches!(self.state, State::SynSent | State::SynReceived) && self.snd_nxt == self.iss;
+        if self.pending.is_some() || self.ack_now || !self.rexmit.is_empty() || syn_owed {
             // Something is owed now; the caller polls transmit first.
             return Some(Instant::ZERO);
         }
