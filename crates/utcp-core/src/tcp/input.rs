@@ -108,6 +108,12 @@ impl Tcb {
                 self.challenge_ack(now, obs);
                 obs.drop(now, DropReason::SynChallenged);
             } else {
+                if self.state == State::TimeWait && f.fin() {
+                    // §3.10.7.4 fifth check, TIME-WAIT: the peer's FIN again
+                    // (it is below RCV.NXT, so it lands here): ACK it and
+                    // restart the 2 MSL timeout (Linux: tcp_timewait_state_process).
+                    self.timers.close = Some(now + self.cfg.time_wait);
+                }
                 self.oow_ack(now, payload.len(), obs);
                 obs.drop(now, DropReason::OutOfWindow);
             }
