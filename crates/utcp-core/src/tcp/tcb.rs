@@ -577,10 +577,10 @@ impl Tcb {
                 self.set_state(now, State::Closed, obs);
             }
             State::SynReceived | State::Established => {
+                // §3.10.4: in SYN-RECEIVED nothing can be queued yet (send()
+                // is EAGAIN), so the FIN goes now, as from ESTABLISHED.
                 self.queue_fin();
-                if self.state == State::Established {
-                    self.set_state(now, State::FinWait1, obs);
-                }
+                self.set_state(now, State::FinWait1, obs);
             }
             State::CloseWait => {
                 self.queue_fin();
