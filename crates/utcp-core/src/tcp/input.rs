@@ -63,9 +63,10 @@ impl Tcb {
             self.ack_now = true;
         } else {
             // Simultaneous open: SYN-RECEIVED, send SYN,ACK with our ISS
-            // (the four-segment handshake).
+            // (the four-segment handshake). The SYN,ACK starts its own
+            // retransmission timer when it goes out.
             self.snd_nxt = self.iss;
-            self.timers.rto = Some(now);
+            self.timers.rto = None;
             self.set_state(now, State::SynReceived, obs);
         }
     }
@@ -87,6 +88,20 @@ impl Tcb {
             }
         }
 
+        // §3.5 Figure 7 line 6: in a simultaneous open the peer's SYN,ACK
+        // <SEQ=IRS><ACK=ISS+1> takes SYN-RECEIVED to ESTABLISHED. Its SYN
+        // sits just below RCV.NXT, which the checks below would only
+        // challenge (Linux: the TCP_SYN_RECV exception in tcp_validate_incoming).
+        let crossed_syn_ack = self.state == State::SynReceived
+            && self.opening == super::tcb::Opening::Active
+            && f.syn()
+            && f.ack()
+            && !f.rst()
+            && !f.fin()
+            && payload.is_empty()
+            && seg.seq + 1 == self.rcv_nxt
+            && seg.ack == self.snd_nxt;
+
         // First, check the sequence number (the four acceptability cases).
         let wnd = self.rcv_wnd();
         let acceptable = match (seg_len, wnd) {
@@ -98,7 +113,7 @@ impl Tcb {
                     || (seg.seq + (seg_len - 1)).in_range(self.rcv_nxt, self.rcv_nxt + wnd)
             }
         };
-        if !acceptable {
+        if !acceptable && !crossed_syn_ack {
             // A zero-window probe or keepalive lands here and gets its ACK.
             if f.rst() {
                 obs.drop(now, DropReason::RstOutOfWindow);
@@ -107,6 +122,12 @@ impl Tcb {
                 self.challenge_ack(now, obs);
                 obs.drop(now, DropReason::SynChallenged);
             } else {
+                if self.state == State::TimeWait && f.fin() {
+                    // §3.10.7.4 fifth check, TIME-WAIT: the peer's FIN again
+                    // (it is below RCV.NXT, so it lands here): ACK it and
+                    // restart the 2 MSL timeout (Linux: tcp_timewait_state_process).
+                    self.timers.close = Some(now + self.cfg.time_wait);
+                }
                 self.oow_ack(now, payload.len(), obs);
                 obs.drop(now, DropReason::OutOfWindow);
             }
@@ -125,7 +146,7 @@ impl Tcb {
         }
 
         // Fourth, the SYN bit (RFC 5961 §4.2): challenge ACK, drop.
-        if f.syn() {
+        if f.syn() && !crossed_syn_ack {
             self.challenge_ack(now, obs);
             obs.drop(now, DropReason::SynChallenged);
             return;

@@ -39,6 +39,8 @@ impl Tcb {
                 }
                 return self.emit_ack_if_owed(now, buf, obs);
             }
+            // CLOSE in SYN-RECEIVED: the SYN,ACK may still be owed.
+            _ if self.snd_nxt == self.iss => return Some(self.emit_syn(now, buf, obs)),
             _ => {}
         }
         if let Some(n) = self.emit_retransmission(now, buf, obs) {
@@ -60,7 +62,7 @@ impl Tcb {
 
     /// SYN (active open) or SYN,ACK (passive or simultaneous open).
     fn emit_syn(&mut self, now: Instant, buf: &mut [u8], obs: &mut Observer) -> usize {
-        let flags = if self.state == State::SynReceived { Flags::SYN | Flags::ACK } else { Flags::SYN };
+        let flags = if self.state == State::SynSent { Flags::SYN } else { Flags::SYN | Flags::ACK };
         let n = self.emit(now, buf, self.iss, flags, 0, obs);
         if self.snd_max == self.iss {
             self.rtt_probe = Some((self.iss, now));
@@ -199,7 +201,7 @@ impl Tcb {
         let mut options = Options::default();
         if syn {
             options.mss = Some(self.cfg.mss);
-            let passive = self.state == State::SynReceived;
+            let passive = self.state != State::SynSent;
             // On a SYN,ACK offer only what the peer's SYN offered (RFC 7323
             // §1.3, RFC 2018 §2); `take_syn` recorded that.
             if self.cfg.window_scaling && (!passive || self.ws_enabled) {

@@ -255,7 +255,6 @@ impl Tcb {
         let mut tcb = Tcb::new(cfg, Opening::Active, local, remote, iss, ts_offset, now);
         tcb.snd_nxt = iss;
         tcb.set_state(now, State::SynSent, obs);
-        tcb.timers.rto = Some(now);
         tcb
     }
 
@@ -276,7 +275,6 @@ impl Tcb {
         tcb.state = State::Listen;
         tcb.take_syn(now, syn);
         tcb.set_state(now, State::SynReceived, obs);
-        tcb.timers.rto = Some(now);
         tcb
     }
 
@@ -506,7 +504,8 @@ impl Tcb {
     }
 
     pub fn poll_at(&self) -> Option<Instant> {
-        if self.pending.is_some() || self.ack_now || !self.rexmit.is_empty() {
+        let syn_owed = matches!(self.state, State::SynSent | State::SynReceived) && self.snd_nxt == self.iss;
+        if self.pending.is_some() || self.ack_now || !self.rexmit.is_empty() || syn_owed {
             // Something is owed now; the caller polls transmit first.
             return Some(Instant::ZERO);
         }
@@ -582,10 +581,10 @@ impl Tcb {
                 self.set_state(now, State::Closed, obs);
             }
             State::SynReceived | State::Established => {
+                // §3.10.4: in SYN-RECEIVED nothing can be queued yet (send()
+                // is EAGAIN), so the FIN goes now, as from ESTABLISHED.
                 self.queue_fin();
-                if self.state == State::Established {
-                    self.set_state(now, State::FinWait1, obs);
-                }
+                self.set_state(now, State::FinWait1, obs);
             }
             State::CloseWait => {
                 self.queue_fin();

@@ -67,6 +67,14 @@ impl Tcb {
                 }
                 self.snd_nxt = self.iss;
             }
+            // A CLOSE in SYN-RECEIVED: our SYN,ACK is unacknowledged.
+            State::FinWait1 if self.snd_una == self.iss => {
+                if self.retries > self.cfg.synack_retries {
+                    self.fail(now, Errno::ETIMEDOUT, obs);
+                    return;
+                }
+                self.snd_nxt = self.iss;
+            }
             State::Established | State::FinWait1 | State::Closing | State::LastAck | State::CloseWait => {
                 if self.snd_una == self.snd_max {
                     return;
