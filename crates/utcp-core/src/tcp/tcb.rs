@@ -280,7 +280,10 @@ impl Tcb {
         self.rcv_nxt = syn.seq + 1;
         self.last_recv = now;
         let o = &syn.options;
-        // RFC 7323 §2.2: window scaling only when both sides offer it.
+        // RFC 7323 §2.2: window scaling only when both sides offer it;
+        // otherwise both shifts are zero, even though our SYN offered one.
+        self.snd_shift = 0;
+        self.rcv_shift = 0;
         if self.cfg.window_scaling {
             if let Some(shift) = o.window_scale {
                 self.snd_shift = shift;
