@@ -65,7 +65,6 @@ impl Tcb {
             // Simultaneous open: SYN-RECEIVED, send SYN,ACK with our ISS
             // (the four-segment handshake).
             self.snd_nxt = self.iss;
-            self.timers.rto = Some(now);
             self.set_state(now, State::SynReceived, obs);
         }
     }

@@ -62,6 +62,9 @@ impl Tcb {
     fn emit_syn(&mut self, now: Instant, buf: &mut [u8], obs: &mut Observer) -> usize {
         let flags = if self.state == State::SynReceived { Flags::SYN | Flags::ACK } else { Flags::SYN };
         let n = self.emit(now, buf, self.iss, flags, 0, obs);
+        // RFC 6298 §5.1: the timer runs from the (re)transmission; the
+        // caller only asks for the SYN to go out, never arms it.
+        self.timers.rto = Some(now + self.rtt.rto());
         if self.snd_max == self.iss {
             self.rtt_probe = Some((self.iss, now));
         } else {

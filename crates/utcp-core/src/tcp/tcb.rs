@@ -249,7 +249,6 @@ impl Tcb {
         let mut tcb = Tcb::new(cfg, Opening::Active, local, remote, iss, ts_offset, now);
         tcb.snd_nxt = iss;
         tcb.set_state(now, State::SynSent, obs);
-        tcb.timers.rto = Some(now);
         tcb
     }
 
@@ -270,7 +269,6 @@ impl Tcb {
         tcb.state = State::Listen;
         tcb.take_syn(now, syn);
         tcb.set_state(now, State::SynReceived, obs);
-        tcb.timers.rto = Some(now);
         tcb
     }
 
