@@ -61,11 +61,13 @@ impl Tcb {
     /// SYN (active open) or SYN,ACK (passive or simultaneous open).
     fn emit_syn(&mut self, now: Instant, buf: &mut [u8], obs: &mut Observer) -> usize {
         let flags = if self.state == State::SynReceived { Flags::SYN | Flags::ACK } else { Flags::SYN };
+        // Decided before emit() moves SND.MAX past the SYN.
+        let first = self.snd_max == self.iss;
         let n = self.emit(now, buf, self.iss, flags, 0, obs);
         // RFC 6298 §5.1: the timer runs from the (re)transmission; the
         // caller only asks for the SYN to go out, never arms it.
         self.timers.rto = Some(now + self.rtt.rto());
-        if self.snd_max == self.iss {
+        if first {
             self.rtt_probe = Some((self.iss, now));
         } else {
             // A retransmitted SYN gives no RTT sample (Karn).
