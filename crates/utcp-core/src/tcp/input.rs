@@ -355,8 +355,10 @@ impl Tcb {
         }
         if let Some(r) = sample {
             self.rtt.on_sample(r);
+            // RFC 6298 §5 (after 5.7) and Karn: only a new measurement
+            // collapses the backed-off RTO (Linux: tcp_ack_update_rtt).
+            self.rtt.reset_backoff();
         }
-        self.rtt.reset_backoff();
         // RFC 6298 §5.2/5.3: stop the timer when all is acknowledged,
         // otherwise restart it.
         self.timers.rto = if self.snd_una == self.snd_max { None } else { Some(now + self.rtt.rto()) };

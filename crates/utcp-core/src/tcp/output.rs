@@ -63,8 +63,13 @@ impl Tcb {
     /// SYN (active open) or SYN,ACK (passive or simultaneous open).
     fn emit_syn(&mut self, now: Instant, buf: &mut [u8], obs: &mut Observer) -> usize {
         let flags = if self.state == State::SynSent { Flags::SYN } else { Flags::SYN | Flags::ACK };
+        // Decided before emit() moves SND.MAX past the SYN.
+        let first = self.snd_max == self.iss;
         let n = self.emit(now, buf, self.iss, flags, 0, obs);
-        if self.snd_max == self.iss {
+        // RFC 6298 §5.1: the timer runs from the (re)transmission; the
+        // caller only asks for the SYN to go out, never arms it.
+        self.timers.rto = Some(now + self.rtt.rto());
+        if first {
             self.rtt_probe = Some((self.iss, now));
         } else {
             // A retransmitted SYN gives no RTT sample (Karn).
@@ -88,7 +93,7 @@ impl Tcb {
             let end = self.data_end();
             let next_sacked =
                 self.scoreboard.iter().map(|b| b.left).filter(|l| *l > seq).fold(self.snd_max, |a, l| a.min(l));
-            let len = seq.dist_to(end).min(seq.dist_to(next_sacked)).min(self.snd_mss);
+            let len = seq.dist_to(end).min(seq.dist_to(next_sacked)).min(self.snd_mss).min(self.max_payload(buf.len()));
             let mut flags = Flags::ACK;
             if len > 0 {
                 flags |= Flags::PSH;
@@ -119,7 +124,7 @@ impl Tcb {
         let wnd = self.snd_wnd.min(self.cc.cwnd() + self.inflation);
         let in_flight = self.flight_size();
         let usable = wnd.saturating_sub(in_flight);
-        let max_payload = buf.len() - SEGMENT_OVERHEAD;
+        let max_payload = self.max_payload(buf.len());
         let mut len = remaining.min(self.snd_mss).min(max_payload);
         if len > usable {
             // Linux (tcp_snd_wnd_test): do not split a segment to fit a small
@@ -170,6 +175,17 @@ impl Tcb {
             self.rtt_probe = Some((seq, now));
         }
         Some(self.emit(now, buf, seq, flags, len, obs))
+    }
+
+    /// Payload that fits in `buf_len` bytes beside the IPv4 header and the
+    /// TCP header with the options this segment will carry.
+    fn max_payload(&self, buf_len: usize) -> usize {
+        let mut opts = if self.ts_enabled { super::tcb::TS_OPTION_LEN } else { 0 };
+        if self.sack_enabled && self.recv_buf.has_ooo() {
+            let room = if self.ts_enabled { 3 } else { crate::wire::tcp::MAX_SACK_BLOCKS };
+            opts += 4 + 8 * self.recv_buf.ooo_ranges().count().min(room);
+        }
+        buf_len.saturating_sub(ipv4::HEADER_LEN + crate::wire::tcp::HEADER_LEN + opts)
     }
 
     fn arm_persist(&mut self, now: Instant) {

@@ -24,6 +24,9 @@ use core::time::Duration;
 /// `RtoConfig::min` is configured below 1 ms.
 pub const CLOCK_GRANULARITY: Duration = Duration::from_millis(1);
 
+/// RFC 6298 §5.7: the RTO for data after a handshake without RTT sample.
+pub const SYN_FALLBACK_RTO: Duration = Duration::from_secs(3);
+
 /// Bounds of the retransmission timeout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RtoConfig {
@@ -131,6 +134,16 @@ impl RttEstimator {
     /// and RTTVAR again (RFC 6298 §5.7).
     pub fn reset_backoff(&mut self) {
         self.backoff = 0;
+    }
+
+    /// The handshake is over. Without an RTT sample from it (the SYN or
+    /// SYN-ACK was retransmitted), data starts with an RTO of at least 3 s
+    /// (RFC 6298 §5.7; Linux: `TCP_TIMEOUT_FALLBACK` in tcp_init_metrics).
+    pub fn handshake_done(&mut self) {
+        if self.srtt_x8.is_none() {
+            self.cfg.initial = self.cfg.initial.max(SYN_FALLBACK_RTO);
+            self.backoff = 0;
+        }
     }
 
     /// SRTT, or `None` before the first sample.

@@ -331,6 +331,7 @@ impl Tcb {
             }
             State::Established => {
                 obs.stats.conns_opened += 1;
+                self.rtt.handshake_done();
                 self.arm_keepalive(now);
             }
             _ => {}

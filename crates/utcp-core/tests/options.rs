@@ -1,0 +1,265 @@
+//! TCP options and windows: MSS (RFC 9293 §3.7.1), window scale and
+//! timestamps with PAWS (RFC 7323), SACK (RFC 2018), and the receive
+//! window (RFC 9293 §3.8.6).
+
+mod common;
+use common::*;
+use utcp_core::stack::{DropReason, SocketId};
+use utcp_core::wire::ipv4;
+use utcp_core::wire::{Flags, Options, SackBlock, SeqNum};
+
+/// Everything a Linux peer offers in its SYN, with TSval `tsval`.
+fn full(tsval: u32) -> Options {
+    Options {
+        mss: Some(1460),
+        window_scale: Some(7),
+        sack_permitted: true,
+        timestamps: Some((tsval, 0)),
+        ..Options::default()
+    }
+}
+
+fn mss_only(mss: u16) -> Options {
+    Options { mss: Some(mss), ..Options::default() }
+}
+
+fn ts(val: u32, ecr: u32) -> Options {
+    Options { timestamps: Some((val, ecr)), ..Options::default() }
+}
+
+fn sacks(blocks: &[(u32, u32)]) -> Options {
+    let b: Vec<SackBlock> = blocks.iter().map(|&(l, r)| SackBlock { left: SeqNum(l), right: SeqNum(r) }).collect();
+    let mut o = Options::default();
+    o.set_sacks(&b);
+    o
+}
+
+fn block_pairs(s: &Seg) -> Vec<(u32, u32)> {
+    s.tcp.options.sacks().iter().map(|b| (b.left.0, b.right.0)).collect()
+}
+
+/// Active open, with a socket configured before connect().
+fn connect_with(h: &mut Harness, f: impl FnOnce(&mut Harness, SocketId)) -> (SocketId, Seg) {
+    let c = h.stack.socket();
+    f(h, c);
+    h.stack.bind(c, h.local_addr()).unwrap();
+    let now = h.now;
+    assert_eq!(h.stack.connect(now, c, h.peer_addr()), Err(utcp_core::socket::Errno::EINPROGRESS));
+    let syn = h.expect_one();
+    (c, syn)
+}
+
+const P: u32 = PEER_ISS + 1; // the peer's first data byte
+
+#[test]
+fn syn_carries_mss_sackok_ts_nop_wscale7_in_linux_layout_and_window_64240() {
+    let mut h = Harness::new();
+    let c = h.stack.socket();
+    h.stack.bind(c, h.local_addr()).unwrap();
+    let now = h.now;
+    let _ = h.stack.connect(now, c, h.peer_addr());
+    let pkts = h.output_raw();
+    assert_eq!(pkts.len(), 1);
+    let tcp = &pkts[0][ipv4::HEADER_LEN..];
+    assert_eq!(tcp[12] >> 4, 10, "40-byte header: 20 bytes of options");
+    assert_eq!(tcp[13], 0x02, "SYN only");
+    assert_eq!(u16::from_be_bytes([tcp[14], tcp[15]]), 64240);
+    let opts = &tcp[20..40];
+    assert_eq!(&opts[..4], &[2, 4, 0x05, 0xb4], "mss 1460");
+    assert_eq!(&opts[4..8], &[4, 2, 8, 10], "sackOK then TS");
+    assert_eq!(&opts[12..16], &[0, 0, 0, 0], "TSecr 0 in a SYN");
+    assert_eq!(&opts[16..20], &[1, 3, 3, 7], "nop, wscale 7");
+}
+
+#[test]
+fn mss_comes_from_the_mtu() {
+    let mut h = Harness::with_config(|c| c.mtu = 9000);
+    let (_, syn) = h.connect();
+    assert_eq!(syn.tcp.options.mss, Some(8960));
+}
+
+#[test]
+fn segments_are_clamped_to_peer_mss_minus_timestamp_bytes() {
+    let mut h = Harness::with_config(|c| c.mtu = 9000);
+    let (c, iss) = h.established_client_with(Options { timestamps: Some((100, 0)), ..mss_only(1000) });
+    h.stack.set_nodelay(c, true).unwrap();
+    h.stack.send(c, &[7u8; 3000]).unwrap();
+    let out = h.output();
+    let lens: Vec<usize> = out.iter().map(|s| s.len()).collect();
+    assert_eq!(lens, [988, 988, 988, 36]);
+    assert_eq!(out[1].seq(), iss + 1 + 988);
+    assert_eq!(h.stack.tcp_info(c).unwrap().snd_mss, 988);
+}
+
+#[test]
+fn no_mss_option_from_peer_means_536() {
+    let mut h = Harness::new();
+    let (c, _) = h.established_client_with(Options::default());
+    h.stack.set_nodelay(c, true).unwrap();
+    h.stack.send(c, &[1u8; 1200]).unwrap();
+    let lens: Vec<usize> = h.output().iter().map(|s| s.len()).collect();
+    assert_eq!(lens, [536, 536, 128]);
+}
+
+#[test]
+fn window_scale_applies_both_ways_when_both_offer_it_but_never_in_syn() {
+    let mut h = Harness::new();
+    let (c, syn) = h.connect();
+    assert_eq!(syn.tcp.window, 64240, "SYN window is unscaled");
+    // The SYN-ACK's window is not scaled either (RFC 7323 §2.2).
+    let o = Options { window_scale: Some(2), ..mss_only(1460) };
+    h.send(seg(Flags::SYN).seq(PEER_ISS).ack(syn.seq() + 1).opts(o).win(1000));
+    let ack = h.expect_one();
+    assert_eq!(h.stack.tcb(c).unwrap().peer_window(), 1000);
+    // Ours: 256 KiB buffer >> 7.
+    assert_eq!(ack.tcp.window, ((256 * 1024) >> 7) as u16);
+    // Later windows from the peer are shifted by its 2.
+    h.send(seg(Flags::ACK).seq(P).ack(syn.seq() + 1).win(1000));
+    assert_eq!(h.stack.tcb(c).unwrap().peer_window(), 4000);
+    assert_eq!(h.stack.tcp_info(c).unwrap().snd_wscale, 2);
+    assert_eq!(h.stack.tcp_info(c).unwrap().rcv_wscale, 7);
+}
+
+#[test]
+fn no_window_scale_unless_the_peer_offers_it() {
+    let mut h = Harness::new();
+    let (c, syn) = h.connect();
+    h.send(seg(Flags::SYN).seq(PEER_ISS).ack(syn.seq() + 1).opts(mss_only(1460)).win(1000));
+    let ack = h.expect_one();
+    assert_eq!(ack.tcp.window, 65535, "256 KiB, unscaled, capped at 65535");
+    h.send(seg(Flags::ACK).seq(P).ack(syn.seq() + 1).win(1000));
+    assert_eq!(h.stack.tcb(c).unwrap().peer_window(), 1000);
+    assert_eq!(h.stack.tcp_info(c).unwrap().rcv_wscale, 0);
+}
+
+#[test]
+fn syn_ack_offers_options_only_if_the_syn_did() {
+    let mut h = Harness::new();
+    h.listener(8);
+    h.send(seg(Flags::SYN).seq(PEER_ISS).opts(mss_only(1460)));
+    let bare = h.expect_one();
+    assert_eq!(bare.flags(), Flags::SYN | Flags::ACK);
+    assert_eq!(bare.tcp.options, mss_only(1460));
+
+    let mut h = Harness::new();
+    h.listener(8);
+    h.send(seg(Flags::SYN).seq(PEER_ISS).opts(full(777)));
+    let o = h.expect_one().tcp.options;
+    assert_eq!(o.mss, Some(1460));
+    assert!(o.sack_permitted);
+    assert_eq!(o.window_scale, Some(7));
+    assert_eq!(o.timestamps.map(|t| t.1), Some(777), "TSecr echoes the SYN's TSval");
+}
+
+#[test]
+fn tsecr_echoes_peer_tsval_and_ts_recent_updates_only_in_order() {
+    let mut h = Harness::new();
+    let (c, iss) = h.established_client_with(full(1000));
+    h.send(seg(Flags::ACK).seq(P).ack(iss + 1).data(b"aaaa").opts(ts(1001, 0)));
+    assert_eq!(h.expect_one().tcp.options.timestamps.unwrap().1, 1001);
+    // Out of order (a hole of 4 bytes): the ACK still echoes 1001.
+    h.send(seg(Flags::ACK).seq(P + 8).ack(iss + 1).data(b"cccc").opts(ts(1005, 0)));
+    assert_eq!(h.expect_one().tcp.options.timestamps.unwrap().1, 1001);
+    assert_eq!(h.stack.tcb(c).unwrap().ts_recent(), 1001);
+    // The hole fills in order: its TSval is the one recorded.
+    h.send(seg(Flags::ACK).seq(P + 4).ack(iss + 1).data(b"bbbb").opts(ts(1006, 0)));
+    let ack = h.expect_one();
+    assert_eq!(ack.ack(), P + 12);
+    assert_eq!(ack.tcp.options.timestamps.unwrap().1, 1006);
+}
+
+#[test]
+fn paws_drops_an_old_tsval_segment_and_acks() {
+    let mut h = Harness::new();
+    let (c, iss) = h.established_client_with(full(1000));
+    h.send(seg(Flags::ACK).seq(P).ack(iss + 1).data(b"new!").opts(ts(2000, 0)));
+    h.expect_one();
+    h.send(seg(Flags::ACK).seq(P + 4).ack(iss + 1).data(b"old!").opts(ts(1500, 0)));
+    let ack = h.expect_one();
+    assert_eq!(ack.flags(), Flags::ACK);
+    assert_eq!(ack.ack(), P + 4, "the old segment is not accepted");
+    assert_eq!(h.stack.stats().drops(DropReason::PawsRejected), 1);
+    assert_eq!(h.read_all(c), b"new!");
+}
+
+#[test]
+fn out_of_order_data_gets_immediate_ack_with_sack_blocks_most_recent_first() {
+    let mut h = Harness::new();
+    let (c, iss) = h.established_client_with(full(1000));
+    // Leave the quick-ack phase so "immediate" is not just quick-ack.
+    for i in 0..16u32 {
+        h.send(seg(Flags::ACK).seq(P + i).ack(iss + 1).data(b"x").opts(ts(1000, 0)));
+        h.expect_one();
+    }
+    let base = P + 16;
+    h.send(seg(Flags::ACK).seq(base + 100).ack(iss + 1).data(&[1; 100]).opts(ts(1000, 0)));
+    let a1 = h.expect_one();
+    assert_eq!(a1.ack(), base);
+    assert_eq!(block_pairs(&a1), [(base + 100, base + 200)]);
+    h.send(seg(Flags::ACK).seq(base + 300).ack(iss + 1).data(&[2; 100]).opts(ts(1000, 0)));
+    let a2 = h.expect_one();
+    // RFC 2018 §4: the first block holds the segment that triggered the ACK.
+    assert_eq!(block_pairs(&a2), [(base + 300, base + 400), (base + 100, base + 200)]);
+    // Filling both holes removes every block.
+    h.send(seg(Flags::ACK).seq(base).ack(iss + 1).data(&[0; 100]).opts(ts(1000, 0)));
+    let a3 = h.expect_one();
+    assert_eq!(block_pairs(&a3), [(base + 300, base + 400)]);
+    h.send(seg(Flags::ACK).seq(base + 200).ack(iss + 1).data(&[0; 100]).opts(ts(1000, 0)));
+    let a4 = h.expect_one();
+    assert_eq!(a4.ack(), base + 400);
+    assert!(block_pairs(&a4).is_empty());
+    assert_eq!(h.read_all(c).len(), 416);
+}
+
+#[test]
+fn fast_recovery_retransmits_only_the_holes_the_peer_did_not_sack() {
+    let mut h = Harness::new();
+    let o = Options { sack_permitted: true, ..mss_only(1000) };
+    let (c, iss) = h.established_client_with(o);
+    h.stack.send(c, &[9u8; 5000]).unwrap();
+    assert_eq!(h.output().len(), 5);
+    let una = iss + 1;
+    // Segments 0 and 2 are lost; the peer SACKs 1, 3 and 4.
+    h.send(seg(Flags::ACK).seq(P).ack(una).opts(sacks(&[(una + 1000, una + 2000)])));
+    h.send(seg(Flags::ACK).seq(P).ack(una).opts(sacks(&[(una + 3000, una + 4000), (una + 1000, una + 2000)])));
+    h.expect_none();
+    h.send(seg(Flags::ACK).seq(P).ack(una).opts(sacks(&[(una + 3000, una + 5000), (una + 1000, una + 2000)])));
+    let re: Vec<(u32, usize)> = h.output().iter().map(|s| (s.seq(), s.len())).collect();
+    assert_eq!(re, [(una, 1000), (una + 2000, 1000)]);
+}
+
+#[test]
+fn receive_window_shrinks_as_data_is_buffered_then_reopens_with_an_update() {
+    let mut h = Harness::new();
+    let (c, syn) = connect_with(&mut h, |h, c| h.stack.set_buffer_sizes(c, None, Some(4000)).unwrap());
+    assert_eq!(syn.tcp.window, 2920, "4000 rounded down to whole MSS in the SYN");
+    h.send(seg(Flags::SYN).seq(PEER_ISS).ack(syn.seq() + 1).opts(mss_only(1460)));
+    assert_eq!(h.expect_one().tcp.window, 4000);
+    let a = syn.seq() + 1;
+    h.send(seg(Flags::ACK).seq(P).ack(a).data(&[1; 1000]));
+    assert_eq!(h.expect_one().tcp.window, 3000);
+    h.send(seg(Flags::ACK).seq(P + 1000).ack(a).data(&[2; 1460]));
+    assert_eq!(h.expect_one().tcp.window, 1540);
+    h.send(seg(Flags::ACK).seq(P + 2460).ack(a).data(&[3; 1540]));
+    let full = h.expect_one();
+    assert_eq!((full.ack(), full.tcp.window), (P + 4000, 0), "zero window when the buffer is full");
+    // Beyond a zero window nothing is accepted.
+    h.send(seg(Flags::ACK).seq(P + 4000).ack(a).data(&[4; 10]));
+    assert_eq!(h.expect_one().ack(), P + 4000);
+    assert_eq!(h.read_all(c).len(), 4000);
+    let upd = h.expect_one();
+    assert_eq!((upd.flags(), upd.ack(), upd.tcp.window), (Flags::ACK, P + 4000, 4000));
+}
+
+#[test]
+fn full_sized_segments_fill_a_1500_byte_mtu() {
+    for (opts, mss) in [(mss_only(1460), 1460), (full(1), 1448)] {
+        let mut h = Harness::new();
+        let (c, _) = h.established_client_with(opts);
+        h.stack.send(c, &[3u8; 3000]).unwrap();
+        let out = h.output();
+        assert_eq!(out[0].len(), mss);
+        let raw = utcp_core::wire::ipv4::HEADER_LEN + out[0].tcp.header_len() + out[0].len();
+        assert_eq!(raw, 1500);
+    }
+}
