@@ -164,7 +164,7 @@ hook! {
         } else {
             // SAFETY: a non-null timespec from the caller.
             let t = unsafe { *tmo };
-            (t.tv_sec as i64 * 1000 + (t.tv_nsec as i64 + 999_999) / 1_000_000).min(i32::MAX as i64) as c_int
+            (t.tv_sec * 1000 + (t.tv_nsec + 999_999) / 1_000_000).min(i32::MAX as i64) as c_int
         };
         // The mask is applied around the wait (not atomically with it, a
         // documented limit for utcp sockets in ppoll).

@@ -114,9 +114,11 @@ fn start_inner() -> Result<Runtime, String> {
     };
     std::thread::Builder::new()
         .name("utcp".into())
-        .spawn(|| match get() {
-            Ok(rt) => rt.thread_main(),
-            Err(_) => {}
+        .spawn(|| {
+            // Waits for this initialisation to finish, then runs forever.
+            if let Ok(rt) = get() {
+                rt.thread_main()
+            }
         })
         .map_err(|e| format!("utcp: cannot start the stack thread: {e}"))?;
     // SAFETY: registering a plain extern "C" function with atexit.

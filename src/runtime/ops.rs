@@ -532,8 +532,8 @@ pub fn getsockopt(fd: c_int, level: c_int, name: c_int, out: &mut [u8]) -> Res<u
             out[..n].copy_from_slice(&v[..n]);
             Ok(n)
         }
-        (libc::IPPROTO_TCP, libc::TCP_NODELAY) => put_int(out, tcb.map_or(false, |t| t.config().nodelay) as c_int),
-        (libc::IPPROTO_TCP, libc::TCP_CORK) => put_int(out, tcb.map_or(false, |t| t.config().cork) as c_int),
+        (libc::IPPROTO_TCP, libc::TCP_NODELAY) => put_int(out, tcb.is_some_and(|t| t.config().nodelay) as c_int),
+        (libc::IPPROTO_TCP, libc::TCP_CORK) => put_int(out, tcb.is_some_and(|t| t.config().cork) as c_int),
         (libc::IPPROTO_TCP, libc::TCP_MAXSEG) => {
             let mss = tcb.map(|t| t.mss()).unwrap_or(st.fds.opts(id).maxseg.map_or(536, |m| m as usize));
             put_int(out, mss as c_int)
@@ -607,9 +607,7 @@ pub fn poll(fds: &mut [libc::pollfd], timeout_ms: c_int) -> Res<usize> {
             let mut st = rt.lock();
             rt.remove_waiter(&mut st, e);
         }
-        if let Err(e) = r {
-            return Err(e);
-        }
+        r?;
         for (p, k) in fds.iter_mut().zip(kfds.iter()) {
             if k.fd >= 0 && k.revents != 0 {
                 p.revents = k.revents;
