@@ -79,6 +79,7 @@ fn start() -> Result<Runtime, String> {
 fn start_inner() -> Result<Runtime, String> {
     let cfg = Config::from_env()?;
     let tun = tun::open(&cfg)?;
+    enable_forwarding(&cfg);
     let wake_fd = sys::eventfd(libc::EFD_CLOEXEC | libc::EFD_NONBLOCK).map_err(|e| format!("utcp: eventfd: {e}"))?;
     let mut scfg = StackConfig::new(tun.addr);
     scfg.mtu = tun.mtu;
@@ -124,6 +125,25 @@ fn start_inner() -> Result<Runtime, String> {
     // SAFETY: registering a plain extern "C" function with atexit.
     unsafe { libc::atexit(at_exit) };
     Ok(rt)
+}
+
+/// Two preloaded processes reach each other through the kernel, which
+/// forwards between their TUN devices only with ip_forward on (it is off
+/// in a new namespace). Turned on only inside a private network namespace,
+/// never in the host's.
+fn enable_forwarding(cfg: &Config) {
+    let mine = std::fs::read_link("/proc/self/ns/net");
+    let init = std::fs::read_link("/proc/1/ns/net");
+    let private = matches!((mine, init), (Ok(a), Ok(b)) if a != b);
+    if !private {
+        return;
+    }
+    if let Ok(fd) = sys::open(c"/proc/sys/net/ipv4/ip_forward", libc::O_WRONLY | libc::O_CLOEXEC) {
+        if sys::write(fd, b"1\n").is_ok() && cfg.log >= LogLevel::Info {
+            sys::log("utcp: enabled ip_forward in this network namespace\n");
+        }
+        let _ = sys::close(fd);
+    }
 }
 
 /// Seed for ISNs, ports and cookies from the kernel (getrandom).
@@ -283,8 +303,13 @@ fn waiter_fd() -> c_int {
     })
 }
 
+/// How long an exiting process keeps its stack running so that closing
+/// connections finish their FIN exchange (the kernel would carry on alone).
+const EXIT_LINGER: Duration = Duration::from_millis(500);
+
 /// The process is exiting: every open connection sends its FIN (or RST
-/// with unread data), as the kernel does when a process exits.
+/// with unread data), as the kernel does when a process exits, and the
+/// stack runs on briefly until each close has reached TIME-WAIT or CLOSED.
 extern "C" fn at_exit() {
     let Some(rt) = running() else { return };
     let _g = sys::ErrnoGuard::new();
@@ -295,4 +320,13 @@ extern "C" fn at_exit() {
         let _ = st.stack.close(now, id, false);
     }
     rt.flush(&mut st);
+    let deadline = rt.now() + EXIT_LINGER;
+    while st.stack.closing_connections() > 0 {
+        let now = rt.now();
+        if now >= deadline {
+            break;
+        }
+        let (g, _) = rt.wait(st, Some(deadline - now));
+        st = g;
+    }
 }

@@ -161,6 +161,17 @@ impl Stack {
         self.conns.len()
     }
 
+    /// Connections still exchanging data or FINs: any state but
+    /// TIME-WAIT and CLOSED (for a process that waits for its closes).
+    pub fn closing_connections(&self) -> usize {
+        use crate::tcp::State;
+        self.conns
+            .values()
+            .filter_map(|id| self.sock(*id).and_then(|s| s.tcb()))
+            .filter(|t| !matches!(t.state(), State::TimeWait | State::Closed))
+            .count()
+    }
+
     /// Write the next outgoing IPv4 packet into `buf`, which should hold
     /// at least MTU bytes.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
