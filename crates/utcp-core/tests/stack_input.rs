@@ -211,6 +211,8 @@ fn forged_ack_with_bad_cookie_gets_rst() {
     h.send(seg(Flags::ACK).seq(31337).ack(0xdead_beef).ports(7003, LOCAL_PORT));
     assert_eq!(h.expect_one().flags(), Flags::RST);
     assert_eq!(h.stack.stats().syn_cookies_accepted, 0);
+    // Both count as failed cookies while cookies are in use.
+    assert_eq!(h.stack.stats().drops(DropReason::BadSynCookie), 2);
     assert_eq!(h.stack.accept(l), Err(Errno::EAGAIN));
     assert_eq!(h.stack.connection_count(), 1);
 }

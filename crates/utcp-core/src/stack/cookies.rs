@@ -43,6 +43,9 @@ const PERIOD_US: u64 = 60_000_000;
 /// enough that a captured cookie soon goes stale.
 const MAX_AGE: u32 = 2;
 
+/// How long a cookie can be accepted after it was made (at most).
+pub const VALIDITY: core::time::Duration = core::time::Duration::from_micros(PERIOD_US * MAX_AGE as u64);
+
 /// Stateless SYN-ACK ISNs for a listener under SYN flood.
 #[derive(Clone)]
 pub struct SynCookies {

@@ -196,7 +196,11 @@ impl Stack {
                     return self.accept_cookie(now, lid, local, remote, seg, data, mss);
                 }
             }
-            self.obs.drop(now, DropReason::ListenAck);
+            // Linux counts a failed cookie only while cookies are in use
+            // (SYNCOOKIESFAILED after a recent SYN-queue overflow).
+            let cookies_in_use = self.last_cookie_sent.is_some_and(|t| now.saturating_since(t) < cookies::VALIDITY);
+            let reason = if cookies_in_use && !f.syn() { DropReason::BadSynCookie } else { DropReason::ListenAck };
+            self.obs.drop(now, reason);
             let repr = TcpRepr { seq: seg.ack, flags: Flags::RST, ..reply_ports(seg) };
             return self.queue_segment(now, local, remote, &repr);
         }
@@ -245,6 +249,7 @@ impl Stack {
         let peer_mss = syn.options.mss.unwrap_or(crate::tcp::tcb::DEFAULT_PEER_MSS).min(self.tcp_defaults.mss);
         let (cookie, mss) = self.cookies.make(now, local, remote, syn.seq, peer_mss);
         self.obs.stats.syn_cookies_sent += 1;
+        self.last_cookie_sent = Some(now);
         let mut options = Options { mss: Some(self.tcp_defaults.mss), ..Options::default() };
         // Linux: with timestamps, the window scale and SACK the client
         // offered ride in our TSval, to be recovered from its TSecr.

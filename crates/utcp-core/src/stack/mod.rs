@@ -93,6 +93,8 @@ pub struct Stack {
     /// Linux: the ISN for a connection that replaces a TIME-WAIT one is
     /// that connection's SND.NXT + 65537, so old segments stay old.
     tw_next_iss: Option<((SocketAddrV4, SocketAddrV4), crate::wire::SeqNum)>,
+    /// When a listener last answered with a SYN cookie.
+    last_cookie_sent: Option<Instant>,
     pub obs: Observer,
 }
 
@@ -131,6 +133,7 @@ impl Stack {
             cookies,
             rng,
             tw_next_iss: None,
+            last_cookie_sent: None,
             obs: Observer::default(),
         }
     }
