@@ -340,16 +340,36 @@ pub fn shutdown(fd: c_int, how: c_int) -> Res<()> {
 }
 
 /// close(2) of a utcp fd: the last close closes the socket (FIN, or RST
-/// under SO_LINGER 0 or with unread data); the placeholder goes too.
+/// under SO_LINGER 0 or with unread data); the placeholder goes too. With
+/// SO_LINGER on and a timeout, close blocks until the FIN is acknowledged
+/// or the time is up (Linux: sk_stream_wait_close, even when nonblocking).
 pub fn close(fd: c_int) -> Res<()> {
     let rt = rt()?;
     let mut st = rt.lock();
     let (id, last) = st.fds.remove(fd).ok_or(libc::EBADF)?;
     if last {
-        let abort = st.fds.opts(id).linger == Some(0);
+        let linger = st.fds.opts(id).linger;
+        let conn = st.stack.tcb(id).map(|t| (t.local, t.remote));
         let now = rt.now();
-        let _ = st.stack.close(now, id, abort);
+        let _ = st.stack.close(now, id, linger == Some(0));
         rt.flush(&mut st);
+        if let (Some(secs), Some(key)) = (linger.filter(|s| *s > 0), conn) {
+            let deadline = now + Duration::from_secs(secs as u64);
+            loop {
+                let sending = st.stack.tcb(id).is_some_and(|t| {
+                    (t.local, t.remote) == key && matches!(t.state(), TcpState::FinWait1 | TcpState::Closing | TcpState::LastAck)
+                });
+                let now = rt.now();
+                if !sending || now >= deadline {
+                    break;
+                }
+                let (g, w) = rt.wait(st, Some(deadline - now));
+                st = g;
+                if w == Err(libc::EINTR) {
+                    break;
+                }
+            }
+        }
     }
     drop(st);
     sys::close(fd).map(|_| ())
