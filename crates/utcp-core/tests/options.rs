@@ -263,3 +263,17 @@ fn full_sized_segments_fill_a_1500_byte_mtu() {
         assert_eq!(raw, 1500);
     }
 }
+
+#[test]
+fn first_ack_window_is_the_buffer_whatever_the_peer_isn() {
+    // The SYN's window edge was recorded before the peer's ISN was known;
+    // for about half of all ISNs it then looked far ahead of RCV.NXT and
+    // the ACK advertised 65535 << 7 (8 MiB) from a 256 KiB buffer.
+    for iss in [PEER_ISS, 0, 0x7fff_0000, 0x8000_0000, 0xffff_f000] {
+        let mut h = Harness::new();
+        let (_c, syn) = h.connect();
+        h.send(seg(Flags::SYN).seq(iss).ack(syn.seq() + 1).opts(full(1)).win(1000));
+        let ack = h.expect_one();
+        assert_eq!(ack.tcp.window, ((256 * 1024) >> 7) as u16, "peer ISN {iss:#x}");
+    }
+}

@@ -282,6 +282,9 @@ impl Tcb {
     pub(super) fn take_syn(&mut self, now: Instant, syn: &TcpRepr) {
         self.irs = syn.seq;
         self.rcv_nxt = syn.seq + 1;
+        // Any edge recorded before now (our SYN's, in an active open) was
+        // relative to an RCV.NXT of 0, not to the peer's sequence space.
+        self.rcv_adv = self.rcv_nxt;
         self.last_recv = now;
         let o = &syn.options;
         // RFC 7323 §2.2: window scaling only when both sides offer it;
