@@ -95,6 +95,21 @@ pub fn open(path: &core::ffi::CStr, flags: c_int) -> Result<c_int, c_int> {
     check(unsafe { libc::syscall(libc::SYS_openat, libc::AT_FDCWD, path.as_ptr(), flags, 0o644) }).map(|v| v as c_int)
 }
 
+/// A whole (small) file, read with raw syscalls.
+pub fn read_file(path: &core::ffi::CStr) -> Option<Vec<u8>> {
+    let fd = open(path, libc::O_RDONLY | libc::O_CLOEXEC).ok()?;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = read(fd, &mut buf) {
+        if n == 0 || out.len() > 1 << 20 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+    let _ = close(fd);
+    Some(out)
+}
+
 /// A kernel socket made without our `socket` hook (for ioctls on devices).
 pub fn kernel_socket(domain: c_int, ty: c_int, proto: c_int) -> Result<c_int, c_int> {
     // SAFETY: socket takes three integers.

@@ -303,9 +303,9 @@ fn demo(lib: &Path) -> Result<(), String> {
     println!("  kernel side {kernel}/24: python3 -m http.server on port {port} (pid {server_pid}), the kernel's TCP");
     println!("  utcp side   {stack}:    curl, its TCP served by utcp (libutcp.so preloaded)");
     println!();
-    println!("$ utcp run --dev {dev} --trace -- curl -sS {url} --rate 4/s file:///dev/null");
-    println!("  (utcp's stack lives inside curl's process; the second, local URL and --rate keep curl alive");
-    println!("  250 ms after the fetch, so the end of the close is handled and traced before curl exits)");
+    println!("$ utcp run --dev {dev} --trace -- curl -sS {url}");
+    println!("  (utcp's stack lives inside curl's process: when curl exits, utcp sends its FIN and keeps");
+    println!("  the stack running up to 500 ms so the close completes, as the kernel would on its own)");
     println!();
 
     let exe = std::env::current_exe().map_err(|e| format!("cannot locate this executable: {e}"))?;
@@ -322,9 +322,6 @@ fn demo(lib: &Path) -> Result<(), String> {
         "--max-time",
         "10",
         &url,
-        "--rate",
-        "4/s",
-        "file:///dev/null",
     ]);
     // Only the settings above: none inherited from the caller.
     for (k, _) in std::env::vars_os() {
