@@ -295,4 +295,15 @@ extern "C" fn at_exit() {
         let _ = st.stack.close(now, id, false);
     }
     rt.flush(&mut st);
+    // The stack dies with the process: give closes under way (ours from
+    // just now or from close() before exit) a moment to get the peer's ACK
+    // and FIN, which the kernel would finish after the process is gone.
+    let deadline = now + EXIT_GRACE;
+    while st.stack.closing_count() > 0 && rt.now() < deadline {
+        let left = deadline.saturating_since(rt.now());
+        st = rt.wait(st, Some(left)).0;
+    }
 }
+
+/// How long an exiting process waits for its closes to finish.
+const EXIT_GRACE: Duration = Duration::from_millis(200);

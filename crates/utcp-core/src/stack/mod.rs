@@ -161,6 +161,14 @@ impl Stack {
         self.conns.len()
     }
 
+    /// Connections whose close is under way (FIN-WAIT-1/2, CLOSING,
+    /// LAST-ACK): what an exiting process gives a moment to finish.
+    pub fn closing_count(&self) -> usize {
+        use crate::tcp::State::*;
+        let closing = |id: &SocketId| matches!(self.state(*id), Some(FinWait1 | FinWait2 | Closing | LastAck));
+        self.conns.values().filter(|id| closing(id)).count()
+    }
+
     /// Write the next outgoing IPv4 packet into `buf`, which should hold
     /// at least MTU bytes.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
