@@ -282,6 +282,9 @@ impl Tcb {
     pub(super) fn take_syn(&mut self, now: Instant, syn: &TcpRepr) {
         self.irs = syn.seq;
         self.rcv_nxt = syn.seq + 1;
+        // An active opener's SYN advertised from a RCV.NXT it did not know
+        // yet; that edge means nothing in the peer's sequence space.
+        self.rcv_adv = self.rcv_nxt;
         self.last_recv = now;
         let o = &syn.options;
         // RFC 7323 §2.2: window scaling only when both sides offer it;
