@@ -323,7 +323,7 @@ extern "C" fn at_exit() {
     }
     rt.flush(&mut st);
     let deadline = rt.now() + EXIT_LINGER;
-    while st.stack.closing_connections() > 0 {
+    while st.stack.closing_count() > 0 {
         let now = rt.now();
         if now >= deadline {
             break;
@@ -332,3 +332,4 @@ extern "C" fn at_exit() {
         st = g;
     }
 }
+

@@ -121,6 +121,21 @@ fn window_scale_applies_both_ways_when_both_offer_it_but_never_in_syn() {
 }
 
 #[test]
+fn active_opener_window_is_its_buffer_whatever_the_peer_iss() {
+    // The SYN's window edge was computed before the peer's ISN was known;
+    // it must not survive into the connection (a random ISN made it look
+    // ahead half the time, and the window then advertised 8 MiB).
+    for iss in [PEER_ISS, 0x9000_0000, 0xffff_ff00, 0x8000_fb00] {
+        let mut h = Harness::new();
+        let (_, syn) = h.connect();
+        let o = Options { window_scale: Some(2), ..mss_only(1460) };
+        h.send(seg(Flags::SYN).seq(iss).ack(syn.seq() + 1).opts(o).win(1000));
+        let ack = h.expect_one();
+        assert_eq!(ack.tcp.window, ((256 * 1024) >> 7) as u16, "peer ISS {iss:#x}");
+    }
+}
+
+#[test]
 fn no_window_scale_unless_the_peer_offers_it() {
     let mut h = Harness::new();
     let (c, syn) = h.connect();

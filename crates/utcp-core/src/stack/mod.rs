@@ -164,15 +164,12 @@ impl Stack {
         self.conns.len()
     }
 
-    /// Connections still exchanging data or FINs: any state but
-    /// TIME-WAIT and CLOSED (for a process that waits for its closes).
-    pub fn closing_connections(&self) -> usize {
-        use crate::tcp::State;
-        self.conns
-            .values()
-            .filter_map(|id| self.sock(*id).and_then(|s| s.tcb()))
-            .filter(|t| !matches!(t.state(), State::TimeWait | State::Closed))
-            .count()
+    /// Connections whose close is under way (FIN-WAIT-1/2, CLOSING,
+    /// LAST-ACK): what an exiting process gives a moment to finish.
+    pub fn closing_count(&self) -> usize {
+        use crate::tcp::State::*;
+        let closing = |id: &SocketId| matches!(self.state(*id), Some(FinWait1 | FinWait2 | Closing | LastAck));
+        self.conns.values().filter(|id| closing(id)).count()
     }
 
     /// Write the next outgoing IPv4 packet into `buf`, which should hold
