@@ -8,6 +8,7 @@
 //! call (restarted under SA_RESTART, EINTR otherwise).
 
 pub mod config;
+pub mod fdops;
 pub mod ops;
 pub mod tcp_info;
 pub mod tun;

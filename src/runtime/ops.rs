@@ -3,6 +3,7 @@
 //! `preload/` turn C pointers into these arguments.
 
 use super::{Runtime, State};
+use std::sync::MutexGuard;
 use crate::fd::{is_ours, SockOpts};
 use crate::sys;
 use core::ffi::c_int;
@@ -15,7 +16,7 @@ use utcp_core::Instant;
 
 pub type Res<T> = Result<T, c_int>;
 
-fn rt() -> Res<&'static Runtime> {
+pub(super) fn rt() -> Res<&'static Runtime> {
     running_or(libc::EBADF)
 }
 
@@ -31,7 +32,7 @@ pub fn is_nonblocking(fd: c_int) -> bool {
     fl >= 0 && (fl as c_int & libc::O_NONBLOCK) != 0
 }
 
-fn id_of(st: &State, fd: c_int) -> Res<SocketId> {
+pub(super) fn id_of(st: &State, fd: c_int) -> Res<SocketId> {
     st.fds.get(fd).ok_or(libc::EBADF)
 }
 
@@ -345,34 +346,42 @@ pub fn shutdown(fd: c_int, how: c_int) -> Res<()> {
 /// or the time is up (Linux: sk_stream_wait_close, even when nonblocking).
 pub fn close(fd: c_int) -> Res<()> {
     let rt = rt()?;
-    let mut st = rt.lock();
+    let st = rt.lock();
+    let st = release(rt, st, fd)?;
+    drop(st);
+    sys::close(fd).map(|_| ())
+}
+
+/// Forget `fd` as a reference to its socket, closing the socket when it
+/// was the last (the placeholder fd itself is the caller's to close).
+pub fn release<'a>(rt: &'a Runtime, mut st: MutexGuard<'a, State>, fd: c_int) -> Res<MutexGuard<'a, State>> {
     let (id, last) = st.fds.remove(fd).ok_or(libc::EBADF)?;
-    if last {
-        let linger = st.fds.opts(id).linger;
-        let conn = st.stack.tcb(id).map(|t| (t.local, t.remote));
-        let now = rt.now();
-        let _ = st.stack.close(now, id, linger == Some(0));
-        rt.flush(&mut st);
-        if let (Some(secs), Some(key)) = (linger.filter(|s| *s > 0), conn) {
-            let deadline = now + Duration::from_secs(secs as u64);
-            loop {
-                let sending = st.stack.tcb(id).is_some_and(|t| {
-                    (t.local, t.remote) == key && matches!(t.state(), TcpState::FinWait1 | TcpState::Closing | TcpState::LastAck)
-                });
-                let now = rt.now();
-                if !sending || now >= deadline {
-                    break;
-                }
-                let (g, w) = rt.wait(st, Some(deadline - now));
-                st = g;
-                if w == Err(libc::EINTR) {
-                    break;
-                }
+    if !last {
+        return Ok(st);
+    }
+    let linger = st.fds.opts(id).linger;
+    let conn = st.stack.tcb(id).map(|t| (t.local, t.remote));
+    let now = rt.now();
+    let _ = st.stack.close(now, id, linger == Some(0));
+    rt.flush(&mut st);
+    if let (Some(secs), Some(key)) = (linger.filter(|s| *s > 0), conn) {
+        let deadline = now + Duration::from_secs(secs as u64);
+        loop {
+            let sending = st.stack.tcb(id).is_some_and(|t| {
+                (t.local, t.remote) == key && matches!(t.state(), TcpState::FinWait1 | TcpState::Closing | TcpState::LastAck)
+            });
+            let now = rt.now();
+            if !sending || now >= deadline {
+                break;
+            }
+            let (g, w) = rt.wait(st, Some(deadline - now));
+            st = g;
+            if w == Err(libc::EINTR) {
+                break;
             }
         }
     }
-    drop(st);
-    sys::close(fd).map(|_| ())
+    Ok(st)
 }
 
 pub fn local_addr(fd: c_int) -> Res<SocketAddrV4> {

@@ -423,6 +423,11 @@ impl Stack {
         self.tcb(id).map_or(0, |t| t.readable())
     }
 
+    /// Bytes queued but not yet sent (SIOCOUTQNSD).
+    pub fn unsent_bytes(&self, id: SocketId) -> usize {
+        self.tcb(id).map_or(0, |t| t.send_queued().saturating_sub(t.unacked()))
+    }
+
     /// Bytes not yet acknowledged by the peer (SIOCOUTQ).
     pub fn queued_bytes(&self, id: SocketId) -> usize {
         self.tcb(id).map_or(0, |t| t.send_queued())
