@@ -15,6 +15,7 @@ pub mod ports;
 pub mod socket;
 pub mod stats;
 
+pub use api::{Shutdown, TcpInfo};
 pub use observer::Observer;
 pub use socket::SocketId;
 pub use stats::{DropReason, Stats};
