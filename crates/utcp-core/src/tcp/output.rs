@@ -86,7 +86,12 @@ impl Tcb {
             let end = self.data_end();
             let next_sacked =
                 self.scoreboard.iter().map(|b| b.left).filter(|l| *l > seq).fold(self.snd_max, |a, l| a.min(l));
-            let len = seq.dist_to(end).min(seq.dist_to(next_sacked)).min(self.snd_mss);
+            let want = seq.dist_to(end).min(seq.dist_to(next_sacked)).min(self.snd_mss);
+            let len = want.min(self.payload_room(buf.len()));
+            if len < want && !self.rexmit.contains(&(seq + len)) {
+                // SACK blocks took room: the rest of the hole goes next.
+                self.rexmit.insert(0, seq + len);
+            }
             let mut flags = Flags::ACK;
             if len > 0 {
                 flags |= Flags::PSH;
@@ -117,7 +122,7 @@ impl Tcb {
         let wnd = self.snd_wnd.min(self.cc.cwnd() + self.inflation);
         let in_flight = self.flight_size();
         let usable = wnd.saturating_sub(in_flight);
-        let max_payload = buf.len() - SEGMENT_OVERHEAD;
+        let max_payload = self.payload_room(buf.len());
         let mut len = remaining.min(self.snd_mss).min(max_payload);
         if len > usable {
             // Linux (tcp_snd_wnd_test): do not split a segment to fit a small
@@ -168,6 +173,19 @@ impl Tcb {
             self.rtt_probe = Some((seq, now));
         }
         Some(self.emit(now, buf, seq, flags, len, obs))
+    }
+
+    /// Payload bytes that fit in `buf_len` beside the IPv4 header and the
+    /// TCP header with the options this segment carries: SND.MSS already
+    /// deducts timestamps, but SACK blocks come and go (Linux:
+    /// tcp_current_mss; RFC 9293 §3.7.1, RFC 2018 §3).
+    fn payload_room(&self, buf_len: usize) -> usize {
+        let mut opts = if self.ts_enabled { super::tcb::TS_OPTION_LEN } else { 0 };
+        if self.sack_enabled && self.recv_buf.has_ooo() {
+            let room = if self.ts_enabled { 3 } else { 4 };
+            opts += 4 + 8 * self.recv_buf.ooo_ranges().take(room).count();
+        }
+        buf_len.saturating_sub(ipv4::HEADER_LEN + crate::wire::tcp::HEADER_LEN + opts)
     }
 
     fn arm_persist(&mut self, now: Instant) {
