@@ -55,7 +55,12 @@ impl Tcb {
             self.ack_now = false;
             return None;
         }
-        Some(self.emit(now, buf, self.snd_nxt, Flags::ACK, 0, obs))
+        // SND.MAX, not SND.NXT: after a timeout SND.NXT falls back to
+        // SND.UNA, below the peer's RCV.NXT, and a bare ACK with that
+        // sequence number fails the peer's acceptability test (RFC 9293
+        // §3.10.7.4) and its acknowledgment is thrown away. Linux:
+        // tcp_acceptable_seq.
+        Some(self.emit(now, buf, self.snd_max, Flags::ACK, 0, obs))
     }
 
     /// SYN (active open) or SYN,ACK (passive or simultaneous open).
