@@ -408,6 +408,7 @@ impl Tcb {
             self.inflation = 3 * self.snd_mss;
             self.rexmit.clear();
             self.rexmit.push(self.snd_una);
+            self.high_rxt = self.snd_una;
             self.queue_sack_holes();
             self.rtt_probe = None;
             obs.stats.fast_retransmits += 1;
@@ -451,7 +452,10 @@ impl Tcb {
     /// highest SACKed byte (the holes RFC 6675 calls lost), once each.
     fn queue_sack_holes(&mut self) {
         let Some(highest) = self.scoreboard.last().map(|b| b.right) else { return };
-        let mut seq = self.snd_una;
+        // RFC 6675 §4 NextSeg (1.a): only holes above HighRxt. Without it
+        // every duplicate ACK queued every hole again, and in a duplex
+        // transfer each needless copy drew another duplicate ACK.
+        let mut seq = self.snd_una.max(self.high_rxt);
         while seq < highest && self.rexmit.len() < 64 {
             if let Some(b) = self.scoreboard.iter().find(|b| seq.in_range(b.left, b.right)) {
                 seq = b.right;

@@ -109,6 +109,7 @@ impl Tcb {
             }
             obs.stats.retransmits += 1;
             self.rtt_probe = None;
+            self.high_rxt = self.high_rxt.max(seq + len);
             return Some(self.emit(now, buf, seq, flags, len, obs));
         }
         None

@@ -85,6 +85,8 @@ impl Tcb {
                 self.inflation = 0;
                 // RFC 6582 §4: no fast retransmit for data sent before the timeout.
                 self.recover = Some(self.snd_max);
+                // Go-back-N resends everything up to SND.MAX.
+                self.high_rxt = self.snd_max;
             }
             _ => return,
         }
