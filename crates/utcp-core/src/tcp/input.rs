@@ -65,7 +65,8 @@ impl Tcb {
             // Simultaneous open: SYN-RECEIVED, send SYN,ACK with our ISS
             // (the four-segment handshake).
             self.snd_nxt = self.iss;
-            self.timers.rto = Some(now);
+            // `emit` re-arms it with the SYN,ACK, at the current RTO.
+            self.timers.rto = None;
             self.set_state(now, State::SynReceived, obs);
         }
     }

@@ -253,7 +253,9 @@ impl Tcb {
         let mut tcb = Tcb::new(cfg, Opening::Active, local, remote, iss, ts_offset, now);
         tcb.snd_nxt = iss;
         tcb.set_state(now, State::SynSent, obs);
-        tcb.timers.rto = Some(now);
+        // No timer: the stack marks the socket dirty and `emit` arms the
+        // RTO with the SYN. A timer due now would fire first, count as a
+        // timeout and double the initial RTO (RFC 6298 §2.1: 1 s).
         tcb
     }
 
@@ -274,7 +276,6 @@ impl Tcb {
         tcb.state = State::Listen;
         tcb.take_syn(now, syn);
         tcb.set_state(now, State::SynReceived, obs);
-        tcb.timers.rto = Some(now);
         tcb
     }
 
