@@ -66,8 +66,10 @@ impl Tcb {
     /// SYN (active open) or SYN,ACK (passive or simultaneous open).
     fn emit_syn(&mut self, now: Instant, buf: &mut [u8], obs: &mut Observer) -> usize {
         let flags = if self.state == State::SynReceived { Flags::SYN | Flags::ACK } else { Flags::SYN };
+        // Asked before `emit`, which moves SND.MAX past the SYN.
+        let first = self.snd_max == self.iss;
         let n = self.emit(now, buf, self.iss, flags, 0, obs);
-        if self.snd_max == self.iss {
+        if first {
             self.rtt_probe = Some((self.iss, now));
         } else {
             // A retransmitted SYN gives no RTT sample (Karn).
