@@ -57,7 +57,7 @@ impl Tcb {
         self.take_syn(now, seg);
         if f.ack() {
             // Our SYN is acknowledged: ESTABLISHED, and ACK their SYN.
-            self.ack_advance(now, seg.ack, obs);
+            self.ack_advance(now, seg.ack, seg.options.timestamps.map(|(_, ecr)| ecr), obs);
             self.update_window(seg);
             self.set_state(now, State::Established, obs);
             self.ack_now = true;
@@ -75,6 +75,17 @@ impl Tcb {
     fn on_segment_synchronized(&mut self, now: Instant, seg: &TcpRepr, payload: &[u8], obs: &mut Observer) {
         let f = seg.flags;
         let mut seg_len = seg.seq_len(payload.len());
+
+        // Linux (tcp_check_req): the peer's SYN again in SYN-RECEIVED means
+        // our SYN,ACK was lost; send it again now rather than wait for the
+        // timer (RFC 9293 would answer with a bare ACK the peer cannot use).
+        if self.state == State::SynReceived && f.syn() && !f.ack() && !f.rst() && seg.seq == self.irs {
+            if self.snd_una == self.iss {
+                self.snd_nxt = self.iss;
+                obs.stats.retransmits += 1;
+            }
+            return;
+        }
 
         // RFC 7323 §5.3 R1: PAWS, before the sequence check.
         if self.ts_enabled && !f.rst() {
@@ -300,15 +311,25 @@ impl Tcb {
         let prev_una = self.snd_una;
         let old_wnd = self.snd_wnd;
         if seg.ack > self.snd_una {
-            self.ack_advance(now, seg.ack, obs);
+            self.ack_advance(now, seg.ack, seg.options.timestamps.map(|(_, ecr)| ecr), obs);
         }
         let window_changed = self.update_window(seg);
+        let mut dup = false;
         if seg.ack == prev_una && seg.ack < self.snd_max {
             // RFC 5681 §2 (DUPLICATE ACKNOWLEDGMENT): no data, no window
             // change, outstanding data, ack == SND.UNA.
-            let dup = payload_len == 0 && !seg.flags.fin() && !window_changed && self.snd_wnd == old_wnd;
+            dup = payload_len == 0 && !seg.flags.fin() && !window_changed && self.snd_wnd == old_wnd;
             if dup {
                 self.on_dupack(now, obs);
+            }
+        }
+        if self.sack_enabled && !dup && !seg.options.sacks().is_empty() {
+            // RFC 6675 §5: SACK information finds losses even when the ACKs
+            // carry data (a duplex transfer has no pure duplicate ACKs).
+            if self.in_recovery {
+                self.queue_sack_holes();
+            } else if self.snd_una > self.recover && self.is_lost_by_sack() {
+                self.enter_recovery(now, obs);
             }
         }
 
@@ -331,7 +352,7 @@ impl Tcb {
     }
 
     /// SND.UNA < SEG.ACK <= SND.MAX: data (and maybe SYN/FIN) acknowledged.
-    pub(super) fn ack_advance(&mut self, now: Instant, ack: SeqNum, obs: &mut Observer) {
+    pub(super) fn ack_advance(&mut self, now: Instant, ack: SeqNum, tsecr: Option<u32>, obs: &mut Observer) {
         let acked_seq = self.snd_una.dist_to(ack);
         // Data bytes acknowledged: exclude our SYN and FIN.
         let data_start = self.data_start();
@@ -351,6 +372,17 @@ impl Tcb {
             if ack > seq {
                 sample = Some(now.saturating_since(sent));
                 self.rtt_probe = None;
+            }
+        }
+        // RFC 7323 §4: with timestamps, the echoed TSval measures the round
+        // trip even when the data was retransmitted (Linux: tcp_rtt_tsopt_us,
+        // used when there is no clean sample, at least 1 ms).
+        if sample.is_none() && self.ts_enabled {
+            if let Some(ecr) = tsecr.filter(|e| *e != 0) {
+                let ms = self.ts_now(now).wrapping_sub(ecr) as i32;
+                if (0..60_000).contains(&ms) {
+                    sample = Some(Duration::from_millis(ms.max(1) as u64));
+                }
             }
         }
         if let Some(r) = sample {
@@ -425,12 +457,28 @@ impl Tcb {
         // if it covers more than `recover`, so data sent before an earlier
         // recovery or timeout cannot trigger another.
         if self.dupacks == 3 && self.snd_una > self.recover {
+            self.enter_recovery(now, obs);
+        }
+    }
+
+    /// RFC 6675 §4 IsLost(SND.UNA): more than (DupThresh - 1) * SMSS bytes
+    /// SACKed above the first unacknowledged byte.
+    fn is_lost_by_sack(&self) -> bool {
+        let sacked: usize = self.scoreboard.iter().map(|b| b.left.dist_to(b.right)).sum();
+        sacked > 2 * self.snd_mss
+    }
+
+    /// Fast retransmit and enter fast recovery (RFC 5681 §3.2 step 2,
+    /// RFC 6582 §3.2 step 2, RFC 6675 §5 step 4).
+    fn enter_recovery(&mut self, now: Instant, obs: &mut Observer) {
+        {
             self.cc.on_congestion_event(now, self.flight_size());
             self.in_recovery = true;
             self.recover = self.snd_max;
             self.inflation = 3 * self.snd_mss;
             self.rexmit.clear();
             self.rexmit.push(self.snd_una);
+            self.high_rxt = self.snd_una;
             self.queue_sack_holes();
             self.rtt_probe = None;
             obs.stats.fast_retransmits += 1;
@@ -474,7 +522,10 @@ impl Tcb {
     /// highest SACKed byte (the holes RFC 6675 calls lost), once each.
     fn queue_sack_holes(&mut self) {
         let Some(highest) = self.scoreboard.last().map(|b| b.right) else { return };
-        let mut seq = self.snd_una;
+        // RFC 6675 §4 NextSeg (1.a): only holes above HighRxt. Without it
+        // every duplicate ACK queued every hole again, and in a duplex
+        // transfer each needless copy drew another duplicate ACK.
+        let mut seq = self.snd_una.max(self.high_rxt);
         while seq < highest && self.rexmit.len() < 64 {
             if let Some(b) = self.scoreboard.iter().find(|b| seq.in_range(b.left, b.right)) {
                 seq = b.right;

@@ -57,7 +57,12 @@ impl Tcb {
             self.ack_now = false;
             return None;
         }
-        Some(self.emit(now, buf, self.snd_nxt, Flags::ACK, 0, obs))
+        // SND.MAX, not SND.NXT: after a timeout SND.NXT falls back to
+        // SND.UNA, below the peer's RCV.NXT, and a bare ACK with that
+        // sequence number fails the peer's acceptability test (RFC 9293
+        // §3.10.7.4) and its acknowledgment is thrown away. Linux:
+        // tcp_acceptable_seq.
+        Some(self.emit(now, buf, self.snd_max, Flags::ACK, 0, obs))
     }
 
     /// SYN (active open) or SYN,ACK (passive or simultaneous open).
@@ -93,7 +98,12 @@ impl Tcb {
             let end = self.data_end();
             let next_sacked =
                 self.scoreboard.iter().map(|b| b.left).filter(|l| *l > seq).fold(self.snd_max, |a, l| a.min(l));
-            let len = seq.dist_to(end).min(seq.dist_to(next_sacked)).min(self.snd_mss).min(self.max_payload(buf.len()));
+            let want = seq.dist_to(end).min(seq.dist_to(next_sacked)).min(self.snd_mss);
+            let len = want.min(self.payload_room(buf.len()));
+            if len < want && !self.rexmit.contains(&(seq + len)) {
+                // SACK blocks took room: the rest of the hole goes next.
+                self.rexmit.insert(0, seq + len);
+            }
             let mut flags = Flags::ACK;
             if len > 0 {
                 flags |= Flags::PSH;
@@ -106,6 +116,7 @@ impl Tcb {
             }
             obs.stats.retransmits += 1;
             self.rtt_probe = None;
+            self.high_rxt = self.high_rxt.max(seq + len);
             return Some(self.emit(now, buf, seq, flags, len, obs));
         }
         None
@@ -114,6 +125,15 @@ impl Tcb {
     /// New data from SND.NXT (or data again after a timeout), with the
     /// FIN when it fits, within the send and congestion windows.
     fn emit_data(&mut self, now: Instant, buf: &mut [u8], obs: &mut Observer) -> Option<usize> {
+        // After a timeout SND.NXT walks from SND.UNA again: skip what the
+        // peer has SACKed (RFC 6675 §5.1, as Linux retransmits only the
+        // segments not SACKed).
+        while self.snd_nxt < self.snd_max {
+            match self.scoreboard.iter().find(|b| self.snd_nxt.in_range(b.left, b.right)) {
+                Some(b) => self.snd_nxt = b.right,
+                None => break,
+            }
+        }
         let end = self.data_end();
         let fin_seq = self.fin_seq();
         let fin_pending = fin_seq.is_some_and(|f| self.snd_nxt <= f);
@@ -124,8 +144,11 @@ impl Tcb {
         let wnd = self.snd_wnd.min(self.cc.cwnd() + self.inflation);
         let in_flight = self.flight_size();
         let usable = wnd.saturating_sub(in_flight);
-        let max_payload = self.max_payload(buf.len());
+        let max_payload = self.payload_room(buf.len());
         let mut len = remaining.min(self.snd_mss).min(max_payload);
+        if let Some(next_sacked) = self.scoreboard.iter().map(|b| b.left).filter(|l| *l > self.snd_nxt).min_by(|a, b| a.diff(*b).cmp(&0)) {
+            len = len.min(self.snd_nxt.dist_to(next_sacked));
+        }
         if len > usable {
             // Linux (tcp_snd_wnd_test): do not split a segment to fit a small
             // window; the persist timer sends a window-sized piece instead.
@@ -177,13 +200,15 @@ impl Tcb {
         Some(self.emit(now, buf, seq, flags, len, obs))
     }
 
-    /// Payload that fits in `buf_len` bytes beside the IPv4 header and the
-    /// TCP header with the options this segment will carry.
-    fn max_payload(&self, buf_len: usize) -> usize {
+    /// Payload bytes that fit in `buf_len` beside the IPv4 header and the
+    /// TCP header with the options this segment carries: SND.MSS already
+    /// deducts timestamps, but SACK blocks come and go (Linux:
+    /// tcp_current_mss; RFC 9293 §3.7.1, RFC 2018 §3).
+    fn payload_room(&self, buf_len: usize) -> usize {
         let mut opts = if self.ts_enabled { super::tcb::TS_OPTION_LEN } else { 0 };
         if self.sack_enabled && self.recv_buf.has_ooo() {
-            let room = if self.ts_enabled { 3 } else { crate::wire::tcp::MAX_SACK_BLOCKS };
-            opts += 4 + 8 * self.recv_buf.ooo_ranges().count().min(room);
+            let room = if self.ts_enabled { 3 } else { 4 };
+            opts += 4 + 8 * self.recv_buf.ooo_ranges().take(room).count();
         }
         buf_len.saturating_sub(ipv4::HEADER_LEN + crate::wire::tcp::HEADER_LEN + opts)
     }
@@ -300,7 +325,7 @@ impl Tcb {
         field as u16
     }
 
-    fn ts_now(&self, now: Instant) -> u32 {
+    pub(super) fn ts_now(&self, now: Instant) -> u32 {
         (now.as_millis() as u32).wrapping_add(self.ts_offset)
     }
 

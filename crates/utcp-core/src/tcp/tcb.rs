@@ -139,6 +139,9 @@ pub struct Tcb {
     pub(super) inflation: usize,
     /// Segments to retransmit before new data, by starting sequence.
     pub(super) rexmit: Vec<SeqNum>,
+    /// RFC 6675 HighRxt: the end of the highest retransmission in this
+    /// recovery; SACK holes below it were already sent again.
+    pub(super) high_rxt: SeqNum,
     /// Consecutive timeouts without progress.
     pub(super) retries: u32,
     pub(super) last_send: Instant,
@@ -223,6 +226,7 @@ impl Tcb {
             in_recovery: false,
             inflation: 0,
             rexmit: Vec::new(),
+            high_rxt: iss,
             retries: 0,
             last_send: now,
             last_recv: now,

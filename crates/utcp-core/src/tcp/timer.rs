@@ -85,15 +85,22 @@ impl Tcb {
                 }
                 self.cc.on_rto(now, self.flight_size());
                 // Go back to SND.UNA: everything after it is sent again as
-                // the window allows. RFC 2018 §8: forget SACK information.
+                // the window allows, skipping what the peer SACKed.
+                // Linux (tcp_enter_loss) keeps SACK information over a
+                // timeout; a second timeout in a row forgets it (RFC 2018 §8),
+                // in case the receiver reneged on what it SACKed.
                 self.snd_nxt = self.snd_una;
-                self.scoreboard.clear();
+                if self.retries > 1 {
+                    self.scoreboard.clear();
+                }
                 self.rexmit.clear();
                 self.dupacks = 0;
                 self.inflation = 0;
                 // RFC 6582 §4: no fast retransmit for data sent before the timeout.
                 self.in_recovery = false;
                 self.recover = self.snd_max;
+                // Go-back-N resends everything up to SND.MAX.
+                self.high_rxt = self.snd_max;
             }
             _ => return,
         }
