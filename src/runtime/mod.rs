@@ -113,15 +113,27 @@ fn start_inner() -> Result<Runtime, String> {
         wake_fd,
         epoch: std::time::Instant::now(),
     };
-    std::thread::Builder::new()
+    // The stack thread blocks every signal (it inherits the mask it is
+    // created with), so process-directed signals such as SIGALRM reach the
+    // program's own threads, as they would without utcp.
+    // SAFETY: plain sigset manipulation on local values.
+    let mut all: libc::sigset_t = unsafe { core::mem::zeroed() };
+    let mut old: libc::sigset_t = unsafe { core::mem::zeroed() };
+    unsafe {
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut old);
+    }
+    let spawned = std::thread::Builder::new()
         .name("utcp".into())
         .spawn(|| {
             // Waits for this initialisation to finish, then runs forever.
             if let Ok(rt) = get() {
                 rt.thread_main()
             }
-        })
-        .map_err(|e| format!("utcp: cannot start the stack thread: {e}"))?;
+        });
+    // SAFETY: restoring the caller's mask saved above.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, core::ptr::null_mut()) };
+    spawned.map_err(|e| format!("utcp: cannot start the stack thread: {e}"))?;
     // SAFETY: registering a plain extern "C" function with atexit.
     unsafe { libc::atexit(at_exit) };
     Ok(rt)
