@@ -8,7 +8,9 @@
 //! call (restarted under SA_RESTART, EINTR otherwise).
 
 pub mod config;
+pub mod epoll;
 pub mod ops;
+pub mod select;
 pub mod tcp_info;
 pub mod tun;
 
@@ -36,7 +38,9 @@ pub struct State {
     pub stack: Stack,
     pub fds: FdTable,
     /// Eventfds of callers blocked until something changes.
-    waiters: Vec<c_int>,
+    pub waiters: Vec<c_int>,
+    /// utcp members of each epoll instance (runtime/epoll.rs).
+    pub epolls: epoll::Table,
     pcap: Option<PcapWriter<FdWriter>>,
     /// The deadline the stack thread sleeps until.
     thread_deadline: Option<Instant>,
@@ -104,6 +108,7 @@ fn start_inner() -> Result<Runtime, String> {
             stack,
             fds: FdTable::default(),
             waiters: Vec::new(),
+            epolls: epoll::Table::default(),
             pcap,
             thread_deadline: None,
             buf: vec![0u8; 65536],

@@ -347,6 +347,7 @@ pub fn close(fd: c_int) -> Res<()> {
     let rt = rt()?;
     let mut st = rt.lock();
     let (id, last) = st.fds.remove(fd).ok_or(libc::EBADF)?;
+    super::epoll::socket_closed(&mut st, fd, id, last);
     if last {
         let linger = st.fds.opts(id).linger;
         let conn = st.stack.tcb(id).map(|t| (t.local, t.remote));
