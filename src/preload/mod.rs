@@ -3,6 +3,7 @@
 //! `runtime::ops`, so each hook is a few lines of pointer handling.
 
 mod addr;
+mod event;
 mod fdhooks;
 mod io;
 mod sock;

@@ -88,6 +88,8 @@ hook! {
     fn close(fd: c_int) -> c_int; |real| {
         // The pass-through path takes no lock: close runs in signal handlers.
         if !is_ours(fd) {
+            // Lock-free unless fd is an epoll with utcp members.
+            crate::runtime::epoll::kernel_fd_closing(fd);
             return real()(fd);
         }
         ret(ops::close(fd), |_| 0)

@@ -8,8 +8,10 @@
 //! call (restarted under SA_RESTART, EINTR otherwise).
 
 pub mod config;
+pub mod epoll;
 pub mod fdops;
 pub mod ops;
+pub mod select;
 pub mod tcp_info;
 pub mod tun;
 
@@ -37,7 +39,9 @@ pub struct State {
     pub stack: Stack,
     pub fds: FdTable,
     /// Eventfds of callers blocked until something changes.
-    waiters: Vec<c_int>,
+    pub waiters: Vec<c_int>,
+    /// utcp members of each epoll instance (runtime/epoll.rs).
+    pub epolls: epoll::Table,
     pcap: Option<PcapWriter<FdWriter>>,
     /// The deadline the stack thread sleeps until.
     thread_deadline: Option<Instant>,
@@ -105,6 +109,7 @@ fn start_inner() -> Result<Runtime, String> {
             stack,
             fds: FdTable::default(),
             waiters: Vec::new(),
+            epolls: epoll::Table::default(),
             pcap,
             thread_deadline: None,
             buf: vec![0u8; 65536],
@@ -114,15 +119,27 @@ fn start_inner() -> Result<Runtime, String> {
         wake_fd,
         epoch: std::time::Instant::now(),
     };
-    std::thread::Builder::new()
+    // The stack thread blocks every signal (it inherits the mask it is
+    // created with), so process-directed signals such as SIGALRM reach the
+    // program's own threads, as they would without utcp.
+    // SAFETY: plain sigset manipulation on local values.
+    let mut all: libc::sigset_t = unsafe { core::mem::zeroed() };
+    let mut old: libc::sigset_t = unsafe { core::mem::zeroed() };
+    unsafe {
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut old);
+    }
+    let spawned = std::thread::Builder::new()
         .name("utcp".into())
         .spawn(|| {
             // Waits for this initialisation to finish, then runs forever.
             if let Ok(rt) = get() {
                 rt.thread_main()
             }
-        })
-        .map_err(|e| format!("utcp: cannot start the stack thread: {e}"))?;
+        });
+    // SAFETY: restoring the caller's mask saved above.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, core::ptr::null_mut()) };
+    spawned.map_err(|e| format!("utcp: cannot start the stack thread: {e}"))?;
     // SAFETY: registering a plain extern "C" function with atexit.
     unsafe { libc::atexit(at_exit) };
     Ok(rt)

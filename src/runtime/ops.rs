@@ -356,6 +356,7 @@ pub fn close(fd: c_int) -> Res<()> {
 /// was the last (the placeholder fd itself is the caller's to close).
 pub fn release<'a>(rt: &'a Runtime, mut st: MutexGuard<'a, State>, fd: c_int) -> Res<MutexGuard<'a, State>> {
     let (id, last) = st.fds.remove(fd).ok_or(libc::EBADF)?;
+    super::epoll::socket_closed(&mut st, fd, id, last);
     if !last {
         return Ok(st);
     }

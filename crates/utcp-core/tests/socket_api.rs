@@ -411,6 +411,46 @@ fn readiness_listener_readable_with_pending_connection() {
 }
 
 #[test]
+fn event_seq_moves_on_each_arrival_even_after_a_full_read() {
+    let mut h = Harness::new();
+    let (c, iss) = h.established_client();
+    let e0 = h.stack.event_seq(c);
+    h.send(seg(Flags::ACK).seq(PEER_ISS + 1).ack(iss + 1).data(b"abc"));
+    let e1 = h.stack.event_seq(c);
+    assert_ne!(e0, e1);
+    h.read_all(c);
+    assert_eq!(h.stack.event_seq(c), e1, "reading is not an event");
+    // Same readiness as before the read: an edge all the same.
+    h.send(seg(Flags::ACK).seq(PEER_ISS + 4).ack(iss + 1).data(b"def"));
+    assert_ne!(h.stack.event_seq(c), e1);
+}
+
+#[test]
+fn event_seq_still_through_a_delayed_ack_moves_on_shutdown_read() {
+    let mut h = Harness::new();
+    let (c, iss) = h.established_client();
+    h.send(seg(Flags::ACK).seq(PEER_ISS + 1).ack(iss + 1).data(b"abc"));
+    let e = h.stack.event_seq(c);
+    h.advance(core::time::Duration::from_secs(1));
+    h.output();
+    assert_eq!(h.stack.event_seq(c), e, "a timer that changes no readiness is no event");
+    let now = h.now;
+    h.stack.shutdown(now, c, Shutdown::Read).unwrap();
+    assert_ne!(h.stack.event_seq(c), e);
+}
+
+#[test]
+fn event_seq_of_listener_moves_when_a_child_is_queued() {
+    let mut h = Harness::new();
+    let l = h.listener(4);
+    let e0 = h.stack.event_seq(l);
+    h.send(seg(Flags::SYN).seq(PEER_ISS));
+    let synack = h.expect_one();
+    h.send(seg(Flags::ACK).seq(PEER_ISS + 1).ack(synack.seq() + 1));
+    assert_ne!(h.stack.event_seq(l), e0);
+}
+
+#[test]
 fn writable_false_when_send_buffer_full_true_when_acks_free_half() {
     const CAP: usize = 8192;
     let mut h = Harness::new();

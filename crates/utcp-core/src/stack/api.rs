@@ -298,6 +298,7 @@ impl Stack {
                         }
                     }
                 }
+                self.bump_events(id);
                 self.after_tcb(id, before);
                 self.mark_dirty(id);
                 Ok(())
@@ -398,6 +399,18 @@ impl Stack {
                 r
             }
         }
+    }
+
+    /// A counter bumped on every event that may change what `readiness`
+    /// reports: each segment a connection handles (data, ACKs, FIN, RST),
+    /// an ICMP error, shutdown(), a state change by a timer (give-up,
+    /// TIME-WAIT end), each child joining a listener's accept queue. Not
+    /// by timers that change nothing (delayed ACK, retransmission) nor by
+    /// recv/send/accept, which only take readiness away. Edge-triggered epoll reports a socket again
+    /// when this moved and the readiness still intersects the interest,
+    /// which is when Linux's wakeup callbacks would fire (sometimes more).
+    pub fn event_seq(&self, id: SocketId) -> u64 {
+        self.sock(id).map_or(0, |s| s.events)
     }
 
     pub fn is_listener(&self, id: SocketId) -> bool {

@@ -93,6 +93,7 @@ impl Stack {
         };
         let before = tcb.state();
         tcb.fail_icmp(now, err, obs);
+        self.bump_events(id);
         self.after_tcb(id, before);
     }
 
@@ -129,6 +130,7 @@ impl Stack {
         let Some((tcb, obs)) = self.tcb_obs(id) else { return };
         let before = tcb.state();
         tcb.on_segment(now, seg, data, obs);
+        self.bump_events(id);
         self.after_tcb(id, before);
         self.mark_dirty(id);
     }

@@ -262,6 +262,13 @@ impl Stack {
         Some((tcb, &mut self.obs))
     }
 
+    /// Something that may change readiness happened to `id` (see `event_seq`).
+    fn bump_events(&mut self, id: SocketId) {
+        if let Some(s) = self.sock_mut(id) {
+            s.events = s.events.wrapping_add(1);
+        }
+    }
+
     fn mark_dirty(&mut self, id: SocketId) {
         if let Some(s) = self.sock_mut(id) {
             if !s.dirty {
@@ -275,16 +282,22 @@ impl Stack {
     /// to the accept queue, or forget a connection that reached CLOSED.
     fn after_tcb(&mut self, id: SocketId, before: crate::tcp::State) {
         use crate::tcp::State;
-        let Some(sock) = self.sock(id) else { return };
+        let Some(sock) = self.sock_mut(id) else { return };
         let Some(tcb) = sock.tcb() else { return };
         let now_state = tcb.state();
+        if now_state != before {
+            sock.events = sock.events.wrapping_add(1);
+        }
         let parent = sock.parent;
         if before == State::SynReceived && now_state != State::SynReceived {
             if let Some(p) = parent {
-                if let Some(Kind::Listener(l)) = self.sock_mut(p).map(|s| &mut s.kind) {
-                    l.syn_queue = l.syn_queue.saturating_sub(1);
-                    if now_state != State::Closed {
-                        l.accept_queue.push_back(id);
+                if let Some(ps) = self.sock_mut(p) {
+                    if let Kind::Listener(l) = &mut ps.kind {
+                        l.syn_queue = l.syn_queue.saturating_sub(1);
+                        if now_state != State::Closed {
+                            l.accept_queue.push_back(id);
+                            ps.events = ps.events.wrapping_add(1);
+                        }
                     }
                 }
             }

@@ -72,6 +72,8 @@ pub(crate) struct Socket {
     pub shut_wr: bool,
     /// Queued for `poll_transmit`.
     pub dirty: bool,
+    /// Bumped on every event that may change readiness (edge-triggered epoll).
+    pub events: u64,
 }
 
 impl Socket {
@@ -88,6 +90,7 @@ impl Socket {
             shut_rd: false,
             shut_wr: false,
             dirty: false,
+            events: 0,
         }
     }
 
