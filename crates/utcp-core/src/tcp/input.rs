@@ -11,6 +11,9 @@ use crate::time::Instant;
 use crate::wire::{SackBlock, SeqNum, TcpRepr};
 use core::time::Duration;
 
+/// Retransmissions allowed at once when fast recovery starts.
+const RECOVERY_BURST: u32 = 4;
+
 /// RFC 7323 §5.5: a ts_recent older than 24 days is no basis for PAWS.
 const PAWS_IDLE: Duration = Duration::from_secs(24 * 24 * 3600);
 
@@ -323,6 +326,13 @@ impl Tcb {
                 self.on_dupack(now, obs);
             }
         }
+        if self.in_recovery {
+            // Packet conservation (RFC 6675 §5, in the spirit of PRR,
+            // RFC 6937): each ACK in recovery means segments left the
+            // network, and lets a few more retransmissions go; without it a
+            // burst of queued holes floods the path and loses more.
+            self.rexmit_budget = (self.rexmit_budget + 2).min(2 * RECOVERY_BURST);
+        }
         if self.sack_enabled && !dup && !seg.options.sacks().is_empty() {
             // RFC 6675 §5: SACK information finds losses even when the ACKs
             // carry data (a duplex transfer has no pure duplicate ACKs).
@@ -471,18 +481,17 @@ impl Tcb {
     /// Fast retransmit and enter fast recovery (RFC 5681 §3.2 step 2,
     /// RFC 6582 §3.2 step 2, RFC 6675 §5 step 4).
     fn enter_recovery(&mut self, now: Instant, obs: &mut Observer) {
-        {
-            self.cc.on_congestion_event(now, self.flight_size());
-            self.in_recovery = true;
-            self.recover = self.snd_max;
-            self.inflation = 3 * self.snd_mss;
-            self.rexmit.clear();
-            self.rexmit.push(self.snd_una);
-            self.high_rxt = self.snd_una;
-            self.queue_sack_holes();
-            self.rtt_probe = None;
-            obs.stats.fast_retransmits += 1;
-        }
+        self.cc.on_congestion_event(now, self.flight_size());
+        self.in_recovery = true;
+        self.recover = self.snd_max;
+        self.inflation = 3 * self.snd_mss;
+        self.rexmit.clear();
+        self.rexmit.push(self.snd_una);
+        self.high_rxt = self.snd_una;
+        self.rexmit_budget = RECOVERY_BURST;
+        self.queue_sack_holes();
+        self.rtt_probe = None;
+        obs.stats.fast_retransmits += 1;
     }
 
     /// Bytes in flight (RFC 5681 FlightSize).

@@ -91,6 +91,9 @@ impl Tcb {
     /// ACKs, SACK holes).
     fn emit_retransmission(&mut self, now: Instant, buf: &mut [u8], obs: &mut Observer) -> Option<usize> {
         while !self.rexmit.is_empty() {
+            if self.in_recovery && self.rexmit_budget == 0 {
+                return None;
+            }
             let seq = self.rexmit.remove(0);
             if seq < self.snd_una || seq >= self.snd_max {
                 continue;
@@ -115,6 +118,7 @@ impl Tcb {
                 continue;
             }
             obs.stats.retransmits += 1;
+            self.rexmit_budget = self.rexmit_budget.saturating_sub(1);
             self.rtt_probe = None;
             self.high_rxt = self.high_rxt.max(seq + len);
             return Some(self.emit(now, buf, seq, flags, len, obs));

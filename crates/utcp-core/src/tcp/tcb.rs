@@ -142,6 +142,8 @@ pub struct Tcb {
     /// RFC 6675 HighRxt: the end of the highest retransmission in this
     /// recovery; SACK holes below it were already sent again.
     pub(super) high_rxt: SeqNum,
+    /// Retransmissions the recovery may still send before the next ACK.
+    pub(super) rexmit_budget: u32,
     /// Consecutive timeouts without progress.
     pub(super) retries: u32,
     pub(super) last_send: Instant,
@@ -227,6 +229,7 @@ impl Tcb {
             inflation: 0,
             rexmit: Vec::new(),
             high_rxt: iss,
+            rexmit_budget: 0,
             retries: 0,
             last_send: now,
             last_recv: now,
