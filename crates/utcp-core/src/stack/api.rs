@@ -500,6 +500,7 @@ impl Stack {
         if let Some(t) = s.tcb_mut() {
             t.set_keepalive(now, ka);
         }
+        self.schedule(id);
         Ok(())
     }
 

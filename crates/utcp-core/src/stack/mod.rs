@@ -26,7 +26,7 @@ use crate::time::Instant;
 use crate::trace::{Direction, TraceEvent};
 use core::net::{Ipv4Addr, SocketAddrV4};
 use socket::{Kind, Socket};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 
 /// Stateless packets (RSTs for closed ports, cookie SYN-ACKs, ICMP
 /// replies) waiting to go out; beyond this they are not generated.
@@ -84,6 +84,9 @@ pub struct Stack {
     listeners: HashMap<u16, Vec<SocketId>>,
     /// Sockets with output to poll, in order.
     dirty: VecDeque<SocketId>,
+    /// Each connection's next timer, earliest first: one entry per
+    /// socket, the one in its `scheduled` (O(log n) to move, O(1) to peek).
+    timers: BTreeSet<(Instant, u32)>,
     control: VecDeque<Vec<u8>>,
     frags: frag::FragReassembler,
     isn: isn::IsnGenerator,
@@ -127,6 +130,7 @@ impl Stack {
             conns: HashMap::new(),
             listeners: HashMap::new(),
             dirty: VecDeque::new(),
+            timers: BTreeSet::new(),
             control: VecDeque::new(),
             isn,
             ports,
@@ -202,21 +206,38 @@ impl Stack {
             }
             sock.dirty = false;
             self.dirty.pop_front();
+            // Sending may have armed a timer (RTO, persist).
+            self.schedule(id);
             self.reap(id);
         }
         None
     }
 
-    /// The earliest time `handle_timeout` has work, if any.
-    ///
-    /// A scan over connections; a timer wheel replaces it when 10k
-    /// connections make it show in profiles.
+    /// The earliest time `handle_timeout` has work, if any. It may be
+    /// early (a timer that moved later): `handle_timeout` then does nothing.
     pub fn poll_at(&self) -> Option<Instant> {
         if !self.control.is_empty() || !self.dirty.is_empty() {
             return Some(Instant::ZERO);
         }
-        let conns = self.sockets.iter().flatten().filter_map(|s| s.tcb()).filter_map(|t| t.poll_at());
-        conns.chain(self.frags.poll_at()).min()
+        let conn = self.timers.first().map(|(t, _)| *t);
+        [conn, self.frags.poll_at()].into_iter().flatten().min()
+    }
+
+    /// Keep a connection's entry in the timer set equal to its next
+    /// timer. Output owed now is the dirty queue's business, not a timer.
+    pub(crate) fn schedule(&mut self, id: SocketId) {
+        let Some(sock) = self.sockets.get_mut(id.index()).and_then(|s| s.as_mut()) else { return };
+        let next = sock.tcb().and_then(|t| t.next_timer());
+        if sock.scheduled == next {
+            return;
+        }
+        if let Some(old) = sock.scheduled.take() {
+            self.timers.remove(&(old, id.0));
+        }
+        if let Some(t) = next {
+            sock.scheduled = Some(t);
+            self.timers.insert((t, id.0));
+        }
     }
 
     /// Run the timers that are due at `now`.
@@ -225,16 +246,28 @@ impl Stack {
         for _ in 0..expired {
             self.obs.drop(now, DropReason::FragTimeout);
         }
-        for i in 0..self.sockets.len() {
-            let id = SocketId(i as u32);
-            let Some(Some(sock)) = self.sockets.get_mut(i) else { continue };
-            let Some(tcb) = sock.tcb_mut() else { continue };
-            if tcb.poll_at().is_some_and(|t| t <= now) {
-                let before = tcb.state();
-                tcb.handle_timeout(now, &mut self.obs);
-                self.after_tcb(id, before);
-                self.mark_dirty(id);
+        // Timers re-armed while running are scheduled after the loop, so a
+        // timer that lands at `now` again cannot keep this loop going.
+        let mut fired = Vec::new();
+        while let Some(&(t, idx)) = self.timers.first() {
+            if t > now {
+                break;
             }
+            self.timers.pop_first();
+            let id = SocketId(idx);
+            let Some(Some(sock)) = self.sockets.get_mut(idx as usize) else { continue };
+            if sock.scheduled != Some(t) {
+                continue; // left by a socket whose slot was reused
+            }
+            sock.scheduled = None;
+            let Some(tcb) = sock.tcb_mut() else { continue };
+            let before = tcb.state();
+            tcb.handle_timeout(now, &mut self.obs);
+            self.after_tcb(id, before);
+            fired.push(id);
+        }
+        for id in fired {
+            self.mark_dirty(id);
         }
     }
 
@@ -276,6 +309,7 @@ impl Stack {
                 self.dirty.push_back(id);
             }
         }
+        self.schedule(id);
     }
 
     /// Bookkeeping after a connection ran: move a child from the SYN queue

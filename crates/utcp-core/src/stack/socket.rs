@@ -74,6 +74,8 @@ pub(crate) struct Socket {
     pub dirty: bool,
     /// Bumped on every event that may change readiness (edge-triggered epoll).
     pub events: u64,
+    /// The deadline this socket has in the stack's timer heap, if any.
+    pub scheduled: Option<crate::time::Instant>,
 }
 
 impl Socket {
@@ -91,6 +93,7 @@ impl Socket {
             shut_wr: false,
             dirty: false,
             events: 0,
+            scheduled: None,
         }
     }
 

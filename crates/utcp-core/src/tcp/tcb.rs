@@ -514,9 +514,17 @@ impl Tcb {
         self.ts_recent
     }
 
+    /// The earliest running timer (RTO, delayed ACK, persist, keepalive,
+    /// TIME-WAIT), without the "something is owed now" of `poll_at`.
+    pub fn next_timer(&self) -> Option<Instant> {
+        self.timers.earliest()
+    }
+
     pub fn poll_at(&self) -> Option<Instant> {
         let syn_owed = matches!(self.state, State::SynSent | State::SynReceived) && self.snd_nxt == self.iss;
-        if self.pending.is_some() || self.ack_now || !self.rexmit.is_empty() || syn_owed {
+        // Queued retransmissions wait for recovery's per-ACK budget.
+        let rexmit_ready = !self.rexmit.is_empty() && (!self.in_recovery || self.rexmit_budget > 0);
+        if self.pending.is_some() || self.ack_now || rexmit_ready || syn_owed {
             // Something is owed now; the caller polls transmit first.
             return Some(Instant::ZERO);
         }
