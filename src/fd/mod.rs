@@ -40,6 +40,9 @@ pub struct SockOpts {
     pub keepintvl: Option<u32>,
     pub keepcnt: Option<u32>,
     pub maxseg: Option<u16>,
+    /// An AF_INET6 socket (dual-stack, runtime/inet6.rs): addresses are
+    /// reported v4-mapped and SO_DOMAIN says AF_INET6.
+    pub v6: bool,
 }
 
 #[derive(Debug, Default)]

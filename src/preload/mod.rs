@@ -5,6 +5,7 @@
 mod addr;
 mod event;
 mod fdhooks;
+mod inet6;
 mod io;
 mod sock;
 

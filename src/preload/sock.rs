@@ -1,7 +1,7 @@
 //! Socket lifecycle hooks: socket, bind, listen, connect, accept, shutdown,
 //! close, names, options, poll.
 
-use super::{addr, hook, ret};
+use super::{hook, inet6, ret};
 use crate::fd::is_ours;
 use crate::runtime::ops;
 use core::ffi::{c_int, c_void};
@@ -21,19 +21,25 @@ hook! {
 
     fn bind(fd: c_int, a: *const sockaddr, len: socklen_t) -> c_int; |real| {
         if !is_ours(fd) {
-            return real()(fd, a, len);
+            // An AF_INET6 socket given an IPv4 address utcp serves becomes ours.
+            // SAFETY: the caller passes an address of `len` bytes.
+            match unsafe { inet6::adopt_kernel(fd, a, len, true) } {
+                Ok(true) => {}
+                Ok(false) => return real()(fd, a, len),
+                Err(e) => return ret::<()>(Err(e), |_| 0),
+            }
         }
         // SAFETY: the caller passes an address of `len` bytes.
-        let sa = match unsafe { addr::read(a, len) } {
-            Ok(sa) => sa,
+        let sa = match unsafe { inet6::read(fd, a, len, true) } {
+            Ok(Some(sa)) if !ops::wants_kernel(sa) => sa,
+            Ok(_) => {
+                if let Err(e) = ops::convert_to_kernel(fd) {
+                    return ret::<()>(Err(e), |_| 0);
+                }
+                return real()(fd, a, len);
+            }
             Err(e) => return ret::<()>(Err(e), |_| 0),
         };
-        if ops::wants_kernel(sa) {
-            if let Err(e) = ops::convert_to_kernel(fd) {
-                return ret::<()>(Err(e), |_| 0);
-            }
-            return real()(fd, a, len);
-        }
         ret(ops::bind(fd, sa), |_| 0)
     }
 
@@ -46,19 +52,25 @@ hook! {
 
     fn connect(fd: c_int, a: *const sockaddr, len: socklen_t) -> c_int; |real| {
         if !is_ours(fd) {
-            return real()(fd, a, len);
+            // An AF_INET6 socket given an IPv4 address utcp serves becomes ours.
+            // SAFETY: the caller passes an address of `len` bytes.
+            match unsafe { inet6::adopt_kernel(fd, a, len, false) } {
+                Ok(true) => {}
+                Ok(false) => return real()(fd, a, len),
+                Err(e) => return ret::<()>(Err(e), |_| 0),
+            }
         }
         // SAFETY: the caller passes an address of `len` bytes.
-        let sa = match unsafe { addr::read(a, len) } {
-            Ok(sa) => sa,
+        let sa = match unsafe { inet6::read(fd, a, len, false) } {
+            Ok(Some(sa)) if !ops::wants_kernel(sa) => sa,
+            Ok(_) => {
+                if let Err(e) = ops::convert_to_kernel(fd) {
+                    return ret::<()>(Err(e), |_| 0);
+                }
+                return real()(fd, a, len);
+            }
             Err(e) => return ret::<()>(Err(e), |_| 0),
         };
-        if ops::wants_kernel(sa) {
-            if let Err(e) = ops::convert_to_kernel(fd) {
-                return ret::<()>(Err(e), |_| 0);
-            }
-            return real()(fd, a, len);
-        }
         ret(ops::connect(fd, sa), |_| 0)
     }
 
@@ -100,7 +112,7 @@ hook! {
             return real()(fd, a, len);
         }
         // SAFETY: the caller's address buffer and its length.
-        ret(ops::local_addr(fd).and_then(|sa| unsafe { addr::write(a, len, sa) }), |_| 0)
+        ret(ops::local_addr(fd).and_then(|sa| unsafe { inet6::write(fd, a, len, sa) }), |_| 0)
     }
 
     fn getpeername(fd: c_int, a: *mut sockaddr, len: *mut socklen_t) -> c_int; |real| {
@@ -108,7 +120,7 @@ hook! {
             return real()(fd, a, len);
         }
         // SAFETY: the caller's address buffer and its length.
-        ret(ops::peer_addr(fd).and_then(|sa| unsafe { addr::write(a, len, sa) }), |_| 0)
+        ret(ops::peer_addr(fd).and_then(|sa| unsafe { inet6::write(fd, a, len, sa) }), |_| 0)
     }
 
     fn setsockopt(fd: c_int, level: c_int, name: c_int, val: *const c_void, len: socklen_t) -> c_int; |real| {
@@ -124,7 +136,8 @@ hook! {
             // SAFETY: the caller passes `len` readable bytes at `val`.
             unsafe { core::slice::from_raw_parts(val as *const u8, len as usize) }
         };
-        ret(ops::setsockopt(fd, level, name, v), |_| 0)
+        let r = crate::runtime::inet6::setsockopt(fd, level, name, v).unwrap_or_else(|| ops::setsockopt(fd, level, name, v));
+        ret(r, |_| 0)
     }
 
     fn getsockopt(fd: c_int, level: c_int, name: c_int, val: *mut c_void, len: *mut socklen_t) -> c_int; |real| {
@@ -137,7 +150,8 @@ hook! {
         // SAFETY: len points to the size of the caller's buffer at val.
         let out = unsafe { core::slice::from_raw_parts_mut(val as *mut u8, *len as usize) };
         // SAFETY: len is valid (checked non-null above).
-        ret(ops::getsockopt(fd, level, name, out), |n| { unsafe { *len = n as socklen_t }; 0 })
+        let r = crate::runtime::inet6::getsockopt(fd, level, name, out);
+        ret(r.unwrap_or_else(|| ops::getsockopt(fd, level, name, out)), |n| { unsafe { *len = n as socklen_t }; 0 })
     }
 
     fn poll(fds: *mut pollfd, nfds: nfds_t, timeout: c_int) -> c_int; |real| {
@@ -206,5 +220,5 @@ unsafe fn accept_utcp(fd: c_int, a: *mut sockaddr, len: *mut socklen_t, flags: c
     }
     let r = ops::accept(fd, flags & libc::SOCK_NONBLOCK != 0, flags & libc::SOCK_CLOEXEC != 0);
     // SAFETY: per this function's contract.
-    ret(r.and_then(|(newfd, peer)| unsafe { addr::write(a, len, peer) }.map(|_| newfd)), |fd| fd)
+    ret(r.and_then(|(newfd, peer)| unsafe { inet6::write(newfd, a, len, peer) }.map(|_| newfd)), |fd| fd)
 }

@@ -10,6 +10,7 @@
 pub mod config;
 pub mod epoll;
 pub mod fdops;
+pub mod inet6;
 pub mod ops;
 pub mod select;
 pub mod tcp_info;

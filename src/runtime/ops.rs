@@ -81,7 +81,7 @@ pub fn socket(nonblock: bool, cloexec: bool) -> Res<c_int> {
     Ok(fd)
 }
 
-fn placeholder(nonblock: bool, cloexec: bool) -> Res<c_int> {
+pub(super) fn placeholder(nonblock: bool, cloexec: bool) -> Res<c_int> {
     let mut flags = 0;
     if nonblock {
         flags |= libc::EFD_NONBLOCK;
@@ -117,10 +117,10 @@ pub fn convert_to_kernel(fd: c_int) -> Res<()> {
     if is_nonblocking(fd) {
         ty |= libc::SOCK_NONBLOCK;
     }
-    let k = sys::kernel_socket(libc::AF_INET, ty, 0)?;
+    let opts = *st.fds.opts(id);
+    let k = sys::kernel_socket(if opts.v6 { libc::AF_INET6 } else { libc::AF_INET }, ty, 0)?;
     // SAFETY: F_GETFD takes no argument.
     let cloexec = unsafe { libc::syscall(libc::SYS_fcntl, fd, libc::F_GETFD) } & libc::FD_CLOEXEC as i64 != 0;
-    let opts = *st.fds.opts(id);
     let setopt = |level: c_int, name: c_int, v: c_int| {
         // SAFETY: an int option value, valid for the call.
         unsafe { libc::syscall(libc::SYS_setsockopt, k, level, name, &v as *const c_int, 4) };
@@ -218,6 +218,10 @@ pub fn accept(fd: c_int, nonblock_new: bool, cloexec_new: bool) -> Res<(c_int, S
         }
     };
     st.fds.insert(newfd, child);
+    // Children of an AF_INET6 listener are AF_INET6 too.
+    if let Some(l) = st.fds.get(fd) {
+        st.fds.opts(child).v6 = st.fds.opts(l).v6;
+    }
     Ok((newfd, peer))
 }
 
