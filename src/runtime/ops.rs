@@ -518,6 +518,10 @@ pub fn setsockopt(fd: c_int, level: c_int, name: c_int, val: &[u8]) -> Res<()> {
             return Err(libc::ENOPROTOOPT);
         }
     };
+    // Uncorking (TCP_CORK 0) or TCP_NODELAY releases held segments, and a
+    // keepalive change arms a timer: send and rearm now, not at the stack
+    // thread's next wakeup (nginx's last partial segment waited seconds).
+    rt.flush(st);
     r.map_err(Errno::code)
 }
 
