@@ -197,7 +197,7 @@ impl Stack {
             return Err(Errno::EADDRNOTAVAIL);
         }
         let iss = self.isn.isn(now, local, remote);
-        let ts_offset = self.rng.next_u32();
+        let ts_offset = self.isn.ts_offset(*local.ip(), *remote.ip());
         let tcb = Tcb::connect(&cfg, local, remote, iss, ts_offset, now, &mut self.obs);
         if let Some(s) = self.sock_mut(id) {
             s.local = Some(local);

@@ -226,7 +226,7 @@ impl Stack {
             Some((key, iss)) if key == (local, remote) => iss,
             _ => self.isn.isn(now, local, remote),
         };
-        let ts_offset = self.rng.next_u32();
+        let ts_offset = self.isn.ts_offset(*local.ip(), *remote.ip());
         let tcb = Tcb::accept_syn(&cfg, local, remote, seg, iss, ts_offset, now, &mut self.obs);
         let mut child = Socket::new(cfg);
         child.local = Some(local);

@@ -6,7 +6,7 @@
 //! 4-tuple while still advancing with time for each tuple, so that a new
 //! incarnation of a connection starts above the old one's sequence space.
 
-use std::net::SocketAddrV4;
+use std::net::{Ipv4Addr, SocketAddrV4};
 
 use crate::time::Instant;
 use crate::wire::SeqNum;
@@ -100,6 +100,19 @@ impl IsnGenerator {
     }
 
     /// The ISN for a connection from `local` to `remote` opened at `now`.
+    /// The offset added to our timestamp clock for connections between
+    /// two hosts (RFC 7323 §5.4: per-connection offsets hide the clock).
+    /// Linux: secure_tcp_ts_off hashes the two addresses, not the ports, so
+    /// a new connection on a reused 4-tuple carries a newer TSval than the
+    /// old one and a peer in TIME-WAIT takes its SYN (RFC 6191).
+    pub fn ts_offset(&self, local: Ipv4Addr, remote: Ipv4Addr) -> u32 {
+        let mut b = [0u8; 9];
+        b[..4].copy_from_slice(&local.octets());
+        b[4..8].copy_from_slice(&remote.octets());
+        b[8] = b'T';
+        siphash24(&self.secret, &b) as u32
+    }
+
     pub fn isn(&self, now: Instant, local: SocketAddrV4, remote: SocketAddrV4) -> SeqNum {
         // RFC 6528 §3: F hides the tuple's offset from anyone without the
         // secret; only the low 32 bits are needed.
