@@ -427,6 +427,8 @@ impl Tcb {
             }
             false => {
                 self.dupacks = 0;
+                // The limited-transmit allowance ends with the duplicates.
+                self.inflation = 0;
                 if data_acked > 0 {
                     self.cc.on_ack(now, data_acked, sample);
                 }
@@ -468,6 +470,11 @@ impl Tcb {
         // recovery or timeout cannot trigger another.
         if self.dupacks == 3 && self.snd_una > self.recover {
             self.enter_recovery(now, obs);
+        } else if self.dupacks < 3 {
+            // RFC 3042 limited transmit: the first two duplicates each let
+            // one new segment out beyond cwnd, so a small window still
+            // collects the third duplicate instead of waiting for the RTO.
+            self.inflation = self.dupacks as usize * self.snd_mss;
         }
     }
 
