@@ -5,8 +5,10 @@
 //! program (like `onload PROGRAM`).
 
 mod demo;
+mod ladder;
 mod proc;
 mod run;
+mod states;
 mod vars;
 
 use std::process::ExitCode;
@@ -18,6 +20,8 @@ usage:
   utcp run [OPTIONS] [--] PROGRAM [ARGS...]   run PROGRAM with libutcp.so preloaded
   utcp demo [--lib PATH]                       curl fetches a page over utcp, with a trace
   utcp vars                                    the UTCP_* configuration variables
+  utcp trace FILE.pcap [--svg OUT] [--text]    a ladder diagram of each TCP connection
+  utcp states [--covered EDGES]                RFC 9293's state diagram as Graphviz DOT
   utcp help [COMMAND]                          this text, or a command's help
 
 `utcp COMMAND --help` describes each command.";
@@ -38,6 +42,8 @@ fn dispatch(args: &[String]) -> u8 {
         "run" => run::main(rest),
         "demo" => demo::main(rest),
         "vars" => vars::main(rest),
+        "trace" => ladder::main(rest),
+        "states" => states::main(rest),
         "help" | "-h" | "--help" => match rest.first().map(String::as_str) {
             None => {
                 println!("{USAGE}");
@@ -46,8 +52,10 @@ fn dispatch(args: &[String]) -> u8 {
             Some("run") => run::main(&["--help".to_string()]),
             Some("demo") => demo::main(&["--help".to_string()]),
             Some("vars") => vars::main(&["--help".to_string()]),
+            Some("trace") => ladder::main(&["--help".to_string()]),
+            Some("states") => states::main(&["--help".to_string()]),
             Some(other) => {
-                eprintln!("utcp: no command {other:?}; commands: run, demo, vars");
+                eprintln!("utcp: no command {other:?}; commands: run, demo, vars, trace, states");
                 2
             }
         },
@@ -57,7 +65,7 @@ fn dispatch(args: &[String]) -> u8 {
         }
         other => {
             eprintln!(
-                "utcp: unknown command {other:?}; commands: run, demo, vars (see utcp --help)"
+                "utcp: unknown command {other:?}; commands: run, demo, vars, trace, states (see utcp --help)"
             );
             2
         }

@@ -48,6 +48,8 @@ fn help() {
         &["help", "run"],
         &["demo", "--help"],
         &["vars", "--help"],
+        &["trace", "--help"],
+        &["help", "states"],
     ] {
         let o = utcp(args);
         assert_eq!(o.status.code(), Some(0), "{args:?}");
@@ -68,6 +70,10 @@ fn usage_errors() {
     assert_usage_error(&["frobnicate"], "utcp: unknown command", "frobnicate");
     assert_usage_error(&["vars", "extra"], "utcp vars:", "extra");
     assert_usage_error(&["demo", "--bogus"], "utcp demo:", "--bogus");
+    assert_usage_error(&["trace"], "utcp trace:", "no capture file");
+    assert_usage_error(&["trace", "a.pcap", "--bogus"], "utcp trace:", "--bogus");
+    assert_usage_error(&["trace", "a.pcap", "--svg"], "utcp trace:", "--svg");
+    assert_usage_error(&["states", "--bogus"], "utcp states:", "--bogus");
 }
 
 #[test]
@@ -146,11 +152,19 @@ fn missing_library_names_where_it_looked() {
     std::fs::create_dir_all(&dir).unwrap();
     let exe = dir.join("utcp");
     std::fs::copy(env!("CARGO_BIN_EXE_utcp"), &exe).unwrap();
-    let o = Command::new(&exe)
-        .args(["run", "true"])
-        .env_remove("UTCP_LIB")
-        .output()
-        .unwrap();
+    // A test running in parallel may fork while the copy is open for
+    // writing; its child holds the fd until it execs, and exec of the copy
+    // fails with ETXTBSY meanwhile. Try again briefly.
+    let mut tries = 0;
+    let o = loop {
+        match Command::new(&exe).args(["run", "true"]).env_remove("UTCP_LIB").output() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 50 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            r => break r.unwrap(),
+        }
+    };
     let err = text(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
@@ -286,4 +300,50 @@ fn vars_lists_every_variable() {
             "vars lacks {v}:\n{out}"
         );
     }
+}
+
+/// `utcp trace` on a capture written as utcp writes them (LINKTYPE_RAW):
+/// a SYN refused with RST,ACK.
+#[test]
+fn trace_draws_a_refused_connection() {
+    let ip = |src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, seq: u32, ack: u32, flags: u8| {
+        let mut p = vec![0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0];
+        p.extend_from_slice(&src);
+        p.extend_from_slice(&dst);
+        p.extend_from_slice(&sport.to_be_bytes());
+        p.extend_from_slice(&dport.to_be_bytes());
+        p.extend_from_slice(&seq.to_be_bytes());
+        p.extend_from_slice(&ack.to_be_bytes());
+        p.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+        p
+    };
+    let mut file = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 101, 0, 0, 0];
+    for (t, p) in [
+        (0u32, ip([198, 18, 0, 2], [198, 18, 0, 1], 40000, 9, 77, 0, 0x02)),
+        (10, ip([198, 18, 0, 1], [198, 18, 0, 2], 9, 40000, 0, 78, 0x14)),
+    ] {
+        file.extend_from_slice(&0u32.to_le_bytes());
+        file.extend_from_slice(&t.to_le_bytes());
+        file.extend_from_slice(&(p.len() as u32).to_le_bytes());
+        file.extend_from_slice(&(p.len() as u32).to_le_bytes());
+        file.extend_from_slice(&p);
+    }
+    let dir = std::env::temp_dir().join(format!("utcp-cli-trace-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pcap = dir.join("refused.pcap");
+    let svg = dir.join("refused.svg");
+    std::fs::write(&pcap, &file).unwrap();
+    let o = utcp(&["trace", pcap.to_str().unwrap(), "--text", "--svg", svg.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(out.contains("SYN-SENT |--- S seq 0 len 0 "), "{out}");
+    assert!(out.contains("CLOSED |<") && out.contains("R. seq 0 ack 1 len 0 ---| CLOSED"), "{out}");
+    let picture = std::fs::read_to_string(&svg).unwrap();
+    assert!(picture.starts_with("<svg") && picture.contains(">R. seq 0 ack 1 len 0</text>"));
+    // Not a capture: one line, exit 1.
+    std::fs::write(&pcap, b"not a capture at all, really").unwrap();
+    let o = utcp(&["trace", pcap.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("not a pcap file"), "{}", text(&o.stderr));
+    let _ = std::fs::remove_dir_all(&dir);
 }

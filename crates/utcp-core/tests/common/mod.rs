@@ -258,14 +258,42 @@ impl Harness {
 
     /// The state changes traced so far, as "FROM -> TO" strings.
     pub fn transitions(&mut self) -> Vec<String> {
-        self.stack
+        let t: Vec<String> = self
+            .stack
             .take_events()
             .into_iter()
             .filter_map(|e| match e {
                 utcp_core::trace::TraceEvent::StateChange { from, to, .. } => Some(format!("{from} -> {to}")),
                 _ => None,
             })
-            .collect()
+            .collect();
+        log_edges(&t);
+        t
+    }
+}
+
+/// The state changes a test did not ask for are still logged.
+impl Drop for Harness {
+    fn drop(&mut self) {
+        self.transitions();
+    }
+}
+
+/// With `UTCP_EDGE_LOG=FILE`, every traced state change is appended to
+/// FILE as a "FROM -> TO" line: scripts/pictures runs the tests so and
+/// draws the state diagram with the edges they exercised. One write per
+/// batch to a file opened for appending, so parallel tests and test
+/// binaries do not interleave within a line.
+fn log_edges(edges: &[String]) {
+    use std::io::Write;
+    if edges.is_empty() {
+        return;
+    }
+    let Some(path) = std::env::var_os("UTCP_EDGE_LOG") else { return };
+    let text: String = edges.iter().map(|e| format!("{e}\n")).collect();
+    let file = std::fs::OpenOptions::new().create(true).append(true).open(&path);
+    if let Err(e) = file.and_then(|mut f| f.write_all(text.as_bytes())) {
+        panic!("UTCP_EDGE_LOG={}: {e}", path.to_string_lossy());
     }
 }
 
