@@ -20,27 +20,12 @@ hook! {
     }
 
     fn bind(fd: c_int, a: *const sockaddr, len: socklen_t) -> c_int; |real| {
-        if !is_ours(fd) {
-            // An AF_INET6 socket given an IPv4 address utcp serves becomes ours.
-            // SAFETY: the caller passes an address of `len` bytes.
-            match unsafe { inet6::adopt_kernel(fd, a, len, true) } {
-                Ok(true) => {}
-                Ok(false) => return real()(fd, a, len),
-                Err(e) => return ret::<()>(Err(e), |_| 0),
-            }
-        }
         // SAFETY: the caller passes an address of `len` bytes.
-        let sa = match unsafe { inet6::read(fd, a, len, true) } {
-            Ok(Some(sa)) if !ops::wants_kernel(sa) => sa,
-            Ok(_) => {
-                if let Err(e) = ops::convert_to_kernel(fd) {
-                    return ret::<()>(Err(e), |_| 0);
-                }
-                return real()(fd, a, len);
-            }
-            Err(e) => return ret::<()>(Err(e), |_| 0),
-        };
-        ret(ops::bind(fd, sa), |_| 0)
+        match unsafe { route(fd, a, len, true) } {
+            Ok(Some(sa)) => ret(ops::bind(fd, sa), |_| 0),
+            Ok(None) => real()(fd, a, len),
+            Err(e) => ret::<()>(Err(e), |_| 0),
+        }
     }
 
     fn listen(fd: c_int, backlog: c_int) -> c_int; |real| {
@@ -51,27 +36,12 @@ hook! {
     }
 
     fn connect(fd: c_int, a: *const sockaddr, len: socklen_t) -> c_int; |real| {
-        if !is_ours(fd) {
-            // An AF_INET6 socket given an IPv4 address utcp serves becomes ours.
-            // SAFETY: the caller passes an address of `len` bytes.
-            match unsafe { inet6::adopt_kernel(fd, a, len, false) } {
-                Ok(true) => {}
-                Ok(false) => return real()(fd, a, len),
-                Err(e) => return ret::<()>(Err(e), |_| 0),
-            }
-        }
         // SAFETY: the caller passes an address of `len` bytes.
-        let sa = match unsafe { inet6::read(fd, a, len, false) } {
-            Ok(Some(sa)) if !ops::wants_kernel(sa) => sa,
-            Ok(_) => {
-                if let Err(e) = ops::convert_to_kernel(fd) {
-                    return ret::<()>(Err(e), |_| 0);
-                }
-                return real()(fd, a, len);
-            }
-            Err(e) => return ret::<()>(Err(e), |_| 0),
-        };
-        ret(ops::connect(fd, sa), |_| 0)
+        match unsafe { route(fd, a, len, false) } {
+            Ok(Some(sa)) => ret(ops::connect(fd, sa), |_| 0),
+            Ok(None) => real()(fd, a, len),
+            Err(e) => ret::<()>(Err(e), |_| 0),
+        }
     }
 
     fn accept(fd: c_int, a: *mut sockaddr, len: *mut socklen_t) -> c_int; |real| {
@@ -196,6 +166,28 @@ hook! {
             unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, core::ptr::null_mut()) };
         }
         r
+    }
+}
+
+/// bind and connect: the address decides who serves the socket. An
+/// AF_INET6 kernel socket given an address utcp serves becomes ours; a utcp
+/// socket given a pass-through address becomes the kernel's. Ok(None): run
+/// the real call on `fd`; Ok(Some): the utcp call with this address.
+///
+/// # Safety
+/// `a` must be null or point to `len` readable bytes.
+unsafe fn route(fd: c_int, a: *const sockaddr, len: socklen_t, binding: bool) -> Result<Option<core::net::SocketAddrV4>, c_int> {
+    // SAFETY: per this function's contract.
+    if !is_ours(fd) && !unsafe { inet6::adopt_kernel(fd, a, len, binding) }? {
+        return Ok(None);
+    }
+    // SAFETY: as above.
+    match unsafe { inet6::read(fd, a, len, binding) }? {
+        Some(sa) if !ops::wants_kernel(sa) => Ok(Some(sa)),
+        _ => {
+            ops::convert_to_kernel(fd)?;
+            Ok(None)
+        }
     }
 }
 
