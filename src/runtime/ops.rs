@@ -359,12 +359,14 @@ pub fn close(fd: c_int) -> Res<()> {
 /// Forget `fd` as a reference to its socket, closing the socket when it
 /// was the last (the placeholder fd itself is the caller's to close).
 pub fn release<'a>(rt: &'a Runtime, mut st: MutexGuard<'a, State>, fd: c_int) -> Res<MutexGuard<'a, State>> {
+    // Read SO_LINGER first: the last reference takes the options with it.
+    let linger = st.fds.get(fd).map(|id| st.fds.opts(id).linger);
     let (id, last) = st.fds.remove(fd).ok_or(libc::EBADF)?;
     super::epoll::socket_closed(&mut st, fd, id, last);
     if !last {
         return Ok(st);
     }
-    let linger = st.fds.opts(id).linger;
+    let linger = linger.flatten();
     let conn = st.stack.tcb(id).map(|t| (t.local, t.remote));
     let now = rt.now();
     let _ = st.stack.close(now, id, linger == Some(0));

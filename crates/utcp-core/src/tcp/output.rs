@@ -164,10 +164,15 @@ impl Tcb {
             }
         }
         self.force_partial = false;
-        if len > 0 && len < self.snd_mss && len == remaining && !fin_pending {
+        // Only new data waits; a retransmission (after a timeout) goes now.
+        if len > 0 && len < self.snd_mss && len == remaining && !fin_pending && self.snd_nxt >= self.snd_max {
             // Nagle (RFC 9293 §3.7.4) and TCP_CORK: hold a small segment
-            // while data is unacknowledged, or always when corked.
-            let nagle_ok = (self.cfg.nodelay || self.snd_nxt == self.snd_una) && !self.cfg.cork;
+            // while an earlier small segment is unacknowledged, or always
+            // when corked. Linux: Minshall's variant (tcp_minshall_check),
+            // so the tail of one large write is not held behind its own
+            // full-sized segments.
+            let small_in_flight = self.snd_sml > self.snd_una;
+            let nagle_ok = (self.cfg.nodelay || !small_in_flight) && !self.cfg.cork;
             // RFC 9293 §3.8.6.2.1: or when it is at least half the largest
             // window the peer has offered.
             let sws_ok = len >= self.max_snd_wnd / 2 && !self.cfg.cork;
@@ -187,6 +192,9 @@ impl Tcb {
             return None;
         }
         let retransmit = seq < self.snd_max;
+        if len > 0 && len < self.snd_mss {
+            self.snd_sml = seq + len;
+        }
         if !retransmit && in_flight == 0 {
             // RFC 5681 §4.1: restart from a smaller window after idling.
             let idle = now.saturating_since(self.last_send);

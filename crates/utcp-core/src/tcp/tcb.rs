@@ -91,6 +91,8 @@ pub struct Tcb {
     pub(super) ws_enabled: bool,
     /// Payload bytes per full segment we send, options deducted.
     pub(super) snd_mss: usize,
+    /// End of the last sub-MSS segment sent (Minshall's Nagle variant).
+    pub(super) snd_sml: SeqNum,
 
     // Receive sequence variables.
     pub(super) irs: SeqNum,
@@ -200,6 +202,7 @@ impl Tcb {
             snd_shift: 0,
             ws_enabled: false,
             snd_mss,
+            snd_sml: iss,
             irs: SeqNum(0),
             rcv_nxt: SeqNum(0),
             rcv_adv: SeqNum(0),
@@ -585,7 +588,9 @@ impl Tcb {
             return;
         }
         let advertised = self.rcv_nxt.dist_to(self.rcv_adv);
-        let window = self.recv_buf.window();
+        // What the 16-bit field can carry: without window scaling a larger
+        // window is still 65535, and an update would change nothing.
+        let window = self.recv_buf.window().min(65535 << self.rcv_shift);
         let threshold = (self.recv_buf.capacity() / 2).min(self.rcv_mss);
         if window >= advertised + threshold.max(1) && (advertised < self.rcv_mss || window >= 2 * advertised) {
             self.ack_now = true;
