@@ -104,6 +104,8 @@ int main(int argc, char **argv) {
             close(l);
             int r = echo(c);
             close(c);
+            /* Linger a little, so that most SIGCHLDs reach a parent asleep in accept. */
+            usleep(100000);
             exit(r);
         }
         forked++;

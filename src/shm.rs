@@ -40,10 +40,13 @@ const CLASSES: usize = 40;
 const PAGE: usize = 4096;
 
 /// A process-shared futex mutex (Drepper's "mutex2": 0 free, 1 locked,
-/// 2 locked with waiters).
+/// 2 locked with waiters), with the holder's thread id beside it: a waiter
+/// that finds the holder dead (killed in the middle of a call) takes the
+/// lock over instead of freezing every process.
 #[repr(C)]
 pub struct FutexLock {
     word: AtomicU32,
+    owner: AtomicU32,
 }
 
 fn futex(word: &AtomicU32, op: libc::c_int, val: u32, timeout: *const libc::timespec) -> libc::c_long {
@@ -69,12 +72,29 @@ pub fn futex_wake_all(word: &AtomicU32) {
     futex(word, libc::FUTEX_WAKE, i32::MAX as u32, core::ptr::null());
 }
 
+fn gettid() -> u32 {
+    // SAFETY: gettid takes no arguments.
+    unsafe { libc::syscall(libc::SYS_gettid) as u32 }
+}
+
+/// Does thread `tid` still exist? (EPERM: it does.)
+fn thread_alive(tid: u32) -> bool {
+    // SAFETY: signal 0 only checks for existence.
+    let r = unsafe { libc::kill(tid as libc::pid_t, 0) };
+    r == 0 || crate::sys::errno() != libc::ESRCH
+}
+
 impl FutexLock {
     pub const fn new() -> Self {
-        FutexLock { word: AtomicU32::new(0) }
+        FutexLock { word: AtomicU32::new(0), owner: AtomicU32::new(0) }
     }
 
     pub fn lock(&self) {
+        self.acquire();
+        self.owner.store(gettid(), Ordering::Relaxed);
+    }
+
+    fn acquire(&self) {
         let mut c = match self.word.compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed) {
             Ok(_) => return,
             Err(c) => c,
@@ -83,10 +103,9 @@ impl FutexLock {
         for _ in 0..100 {
             core::hint::spin_loop();
             if c == 0 {
-                if let Err(x) = self.word.compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed) {
-                    c = x;
-                } else {
-                    return;
+                match self.word.compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed) {
+                    Ok(_) => return,
+                    Err(x) => c = x,
                 }
             } else {
                 c = self.word.load(Ordering::Relaxed);
@@ -95,19 +114,33 @@ impl FutexLock {
         if c != 2 {
             c = self.word.swap(2, Ordering::Acquire);
         }
+        let mut waited = 0u32;
         while c != 0 {
-            futex_wait(&self.word, 2, None);
+            // A timeout, so that a wakeup lost to a holder that died
+            // between its release and its wake costs 100 ms, not forever.
+            futex_wait(&self.word, 2, Some(core::time::Duration::from_millis(100)));
             c = self.word.swap(2, Ordering::Acquire);
+            waited += 1;
+            if c != 0 && waited % 10 == 0 {
+                let o = self.owner.load(Ordering::Relaxed);
+                if o != 0 && !thread_alive(o) {
+                    // The holder died: the lock is ours now (word is 2).
+                    crate::sys::log("utcp: a process died holding the shared lock; taking it over\n");
+                    return;
+                }
+            }
         }
     }
 
     /// Forget any holder (a forked child, for a private lock that a
     /// thread which does not exist there held).
     pub fn reset(&self) {
+        self.owner.store(0, Ordering::Relaxed);
         self.word.store(0, Ordering::Release);
     }
 
     pub fn unlock(&self) {
+        self.owner.store(0, Ordering::Relaxed);
         if self.word.fetch_sub(1, Ordering::Release) != 1 {
             self.word.store(0, Ordering::Release);
             futex(&self.word, libc::FUTEX_WAKE, 1, core::ptr::null());

@@ -251,6 +251,18 @@ impl Runtime {
 
     pub fn lock(&self) -> Guard<'_> {
         self.shared.lock.lock();
+        let exiting = EXITING.load(Ordering::Acquire);
+        if exiting != 0 && exiting != gettid() {
+            // This process is exiting (at_exit ran or runs): its other
+            // threads must not enter a critical section the process may
+            // die in the middle of. They stop here, outside it, until the
+            // exit kills them.
+            self.shared.lock.unlock();
+            loop {
+                // SAFETY: pause takes no arguments.
+                unsafe { libc::pause() };
+            }
+        }
         shm::enter_shared();
         Guard { sh: self.shared }
     }
@@ -441,6 +453,14 @@ impl Runtime {
     }
 }
 
+/// The thread running the exit path (0: none): see `Runtime::lock`.
+static EXITING: AtomicU32 = AtomicU32::new(0);
+
+fn gettid() -> u32 {
+    // SAFETY: gettid takes no arguments.
+    unsafe { libc::syscall(libc::SYS_gettid) as u32 }
+}
+
 /// kill(pid, 0): EPERM still means alive.
 fn alive(pid: u32) -> bool {
     // SAFETY: signal 0 only checks for existence.
@@ -560,7 +580,9 @@ extern "C" fn at_exit() {
     rt.shared.nprocs.store(others.max(1) as u32, Ordering::Relaxed);
     rt.flush(&mut st);
     if others > 0 {
-        // The other processes' stack threads carry on.
+        // The other processes' stack threads carry on. From now on only
+        // this thread of the process takes the lock (set while holding it).
+        EXITING.store(gettid(), Ordering::Release);
         return;
     }
     let deadline = rt.now() + EXIT_LINGER;
@@ -572,6 +594,7 @@ extern "C" fn at_exit() {
         let (g, _) = rt.wait(st, Some(deadline - now));
         st = g;
     }
+    EXITING.store(gettid(), Ordering::Release);
 }
 
 /// The fork this process is making: the token its child claims holds by.
