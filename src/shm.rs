@@ -121,7 +121,7 @@ impl FutexLock {
             futex_wait(&self.word, 2, Some(core::time::Duration::from_millis(100)));
             c = self.word.swap(2, Ordering::Acquire);
             waited += 1;
-            if c != 0 && waited % 10 == 0 {
+            if c != 0 && waited.is_multiple_of(10) {
                 let o = self.owner.load(Ordering::Relaxed);
                 if o != 0 && !thread_alive(o) {
                     // The holder died: the lock is ours now (word is 2).
