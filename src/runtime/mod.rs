@@ -68,6 +68,8 @@ pub struct State {
     buf: Vec<u8>,
     /// The processes that share this stack.
     procs: Vec<u32>,
+    /// `Stack::change_seq` at the last wakeup of blocked callers.
+    woken_seq: u64,
 }
 
 /// The shared state, locked: allocations made while it is held go to the
@@ -171,6 +173,7 @@ fn start_inner() -> Result<Runtime, String> {
                 pcap,
                 buf: vec![0u8; 65536],
                 procs: vec![crate::fd::refresh_pid()],
+                woken_seq: 0,
             }),
         })))
     })?;
@@ -283,11 +286,19 @@ impl Runtime {
             let _ = sys::write(self.tun_fd, &buf[..n]);
         }
         self.report(st);
-        let g = self.shared.gen.fetch_add(1, Ordering::AcqRel).wrapping_add(1);
-        LOCAL_GEN.store(g, Ordering::Relaxed);
-        signal_waiters();
-        if self.shared.nprocs.load(Ordering::Relaxed) > 1 {
-            shm::futex_wake_all(&self.shared.gen);
+        // Wake blocked callers only when some socket's readiness may have
+        // moved: a flush after a call that changed nothing must not wake
+        // the other blocked callers (their own checks flush too, and two
+        // processes would wake each other forever).
+        let seq = st.stack.change_seq();
+        if seq != st.woken_seq {
+            st.woken_seq = seq;
+            let g = self.shared.gen.fetch_add(1, Ordering::AcqRel).wrapping_add(1);
+            LOCAL_GEN.store(g, Ordering::Relaxed);
+            signal_waiters();
+            if self.shared.nprocs.load(Ordering::Relaxed) > 1 {
+                shm::futex_wake_all(&self.shared.gen);
+            }
         }
         let next = st.stack.poll_at().map_or(u64::MAX, |t| t.as_micros());
         self.shared.deadline.store(next, Ordering::Relaxed);
