@@ -1,11 +1,48 @@
-//! The runtime: one stack per process, its TUN device, the thread that
-//! reads the device and runs timers, and the waits of blocked callers.
+//! The runtime: one stack per program tree (a process and the children
+//! it forks), its TUN device, the threads that read the device, run timers
+//! and wake blocked callers.
 //!
-//! Application threads call the stack directly under one mutex and send
-//! what their call produced at once; the stack thread handles incoming
+//! Application threads call the stack directly under one lock and send
+//! what their call produced at once; the stack threads handle incoming
 //! packets and timers. A blocked caller sleeps in a kernel read of its own
 //! eventfd, so signals interrupt it exactly as they would a kernel socket
 //! call (restarted under SA_RESTART, EINTR otherwise).
+//!
+//! # fork
+//!
+//! - Shared by every process of the tree, in the arena of `shm.rs` (same
+//!   address everywhere): [`Shared`], i.e. the process-shared futex lock,
+//!   the flush generation counter, the next timer, and the [`State`]
+//!   (stack, per-socket options and holders, epoll tables keyed by pid).
+//!   Allocations made under the lock land in the arena.
+//! - Private to each process (static, heap-free, or allocated outside the
+//!   lock): the fd -> socket table (`fd/mod.rs`), the waiter eventfds,
+//!   the stack thread's wake eventfd, the threads themselves.
+//! - Each process runs a stack thread on the inherited TUN fd (whoever
+//!   reads a packet or reaches a due timer handles it, under the lock) and
+//!   a waker thread sleeping (FUTEX_WAIT) on the generation counter: a
+//!   flush that changed some socket's readiness (`Stack::change_seq`)
+//!   bumps it and, when more than one process lives, FUTEX_WAKEs them all;
+//!   each waker then signals its own process's waiters and, for an earlier
+//!   timer, its stack thread.
+//! - pthread_atfork: `prepare` takes the shared lock and adds, under a
+//!   fresh token, one hold per utcp fd the child will inherit; `parent`
+//!   releases the lock; `child` (the lock word is shared: it must not
+//!   unlock) makes fresh private eventfds, forgets the parent's waiters,
+//!   claims the token's holds as its own pid once the parent released the
+//!   lock, and starts its own stack and waker threads. So a parent closing
+//!   its copy right after fork drops one hold, and no FIN goes out.
+//! - exit (atexit) releases only this process's holds; a socket closes
+//!   when its last holder goes. If other processes live, they carry on
+//!   serving (and running timers); the exiting process's other threads
+//!   never enter the lock again (it could die inside). The last process
+//!   lingers briefly for the FIN exchange. A process that dies without
+//!   its exit path (SIGKILL, _exit) is found by the stack threads' reaper
+//!   (about once a second while several processes share the stack: kill
+//!   0 and the zombie state) and its holds are dropped.
+//! - exec is not supported: an inherited placeholder is a plain eventfd in
+//!   the new image, and the holds of the exec'ing process stay until it
+//!   exits.
 
 pub mod config;
 pub mod epoll;
@@ -472,11 +509,34 @@ fn gettid() -> u32 {
     unsafe { libc::syscall(libc::SYS_gettid) as u32 }
 }
 
-/// kill(pid, 0): EPERM still means alive.
+/// Is process `pid` alive? kill(pid, 0) (EPERM still means alive), and
+/// not a zombie: a child that _exit()ed and was not waited for yet holds
+/// nothing any more. The zombie check reads /proc/PID/stat, only when
+/// /proc belongs to our PID namespace (`unshare -p` without a new /proc
+/// shows another namespace's processes).
 fn alive(pid: u32) -> bool {
     // SAFETY: signal 0 only checks for existence.
     let r = unsafe { libc::kill(pid as libc::pid_t, 0) };
-    r == 0 || sys::errno() != libc::ESRCH
+    if r != 0 && sys::errno() == libc::ESRCH {
+        return false;
+    }
+    if !proc_is_ours() {
+        return true;
+    }
+    let Ok(path) = std::ffi::CString::new(format!("/proc/{pid}/stat")) else { return true };
+    let Some(stat) = sys::read_file(&path) else { return true };
+    let text = String::from_utf8_lossy(&stat);
+    // "pid (comm) S ...": the state follows the last ')'.
+    let state = text.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next());
+    !matches!(state, Some('Z') | Some('X'))
+}
+
+/// Does /proc show our own PID namespace (/proc/self is our pid)?
+fn proc_is_ours() -> bool {
+    let mut buf = [0u8; 32];
+    // SAFETY: readlink into a local buffer of its length.
+    let n = unsafe { libc::syscall(libc::SYS_readlinkat, libc::AT_FDCWD, c"/proc/self".as_ptr(), buf.as_mut_ptr(), buf.len()) };
+    n > 0 && core::str::from_utf8(&buf[..n as usize]).ok().and_then(|s| s.parse::<u32>().ok()) == Some(crate::fd::refresh_pid())
 }
 
 const REAP_EVERY: Duration = Duration::from_secs(1);
