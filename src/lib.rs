@@ -11,6 +11,13 @@
 //! `read` and `write` would intercept its own harness.
 
 mod fd;
+#[cfg_attr(test, allow(dead_code))]
+mod shm;
+
+/// Shared arena under the runtime's lock, the system allocator otherwise (shm.rs).
+#[cfg(not(test))]
+#[global_allocator]
+static ALLOC: shm::Alloc = shm::Alloc;
 #[cfg(not(test))]
 mod preload;
 #[cfg_attr(test, allow(dead_code))]

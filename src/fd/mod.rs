@@ -1,13 +1,25 @@
-//! Which file descriptors are utcp sockets.
+//! Which file descriptors are utcp sockets, and who holds each socket.
 //!
 //! Each utcp socket is a real kernel fd (an eventfd placeholder), so its
 //! number never collides with the program's files and stays where
-//! FD_SET expects it. A lock-free bit per fd number answers "is this ours?"
-//! on every hooked call, so the pass-through path for kernel fds takes no
-//! lock and allocates nothing (it may run in a signal handler).
+//! FD_SET expects it.
+//!
+//! Two halves (see `shm.rs` and `runtime/mod.rs` for the fork design):
+//! - per process, private and heap-free: [`FDS`], fd number -> socket
+//!   (raw id + 1, 0 for "not ours"). Read lock-free on every hooked call,
+//!   so the pass-through path for kernel fds takes no lock and allocates
+//!   nothing (it may run in a signal handler). fork copies it: the child
+//!   has the same fds as the parent.
+//! - shared by the processes of a program tree, in [`FdTable`] inside the
+//!   shared state: per socket, its options and its holders, as (pid,
+//!   count) pairs. A socket closes (FIN/RST) only when the last fd that
+//!   refers to it in any process goes: close, dup2 over it, close_range,
+//!   or the exit of its last holder. fork adds one hold per fd for the
+//!   child (`fork_prepare`, under a token the child turns into its pid);
+//!   a dead process's holds are dropped by the reaper (`drop_pid`).
 
 use core::ffi::c_int;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicU32, Ordering};
 use core::time::Duration;
 use std::collections::HashMap;
 use utcp_core::stack::SocketId;
@@ -15,18 +27,48 @@ use utcp_core::stack::SocketId;
 /// fd numbers we can serve; higher ones get EMFILE from socket().
 pub const MAX_FDS: usize = 1 << 16;
 
-static OURS: [AtomicBool; MAX_FDS] = [const { AtomicBool::new(false) }; MAX_FDS];
+/// This process's fds: socket raw id + 1, or 0.
+static FDS: [AtomicU32; MAX_FDS] = [const { AtomicU32::new(0) }; MAX_FDS];
 
 /// Is `fd` a utcp socket? Lock-free, for every hooked call.
 pub fn is_ours(fd: c_int) -> bool {
-    fd >= 0 && (fd as usize) < MAX_FDS && OURS[fd as usize].load(Ordering::Acquire)
+    fd >= 0 && (fd as usize) < MAX_FDS && FDS[fd as usize].load(Ordering::Acquire) != 0
 }
 
-fn mark(fd: c_int, ours: bool) {
-    if fd >= 0 && (fd as usize) < MAX_FDS {
-        OURS[fd as usize].store(ours, Ordering::Release);
+fn slot(fd: c_int) -> Option<&'static AtomicU32> {
+    (fd >= 0 && (fd as usize) < MAX_FDS).then(|| &FDS[fd as usize])
+}
+
+/// Every (fd, socket) of this process.
+fn each_fd(mut f: impl FnMut(c_int, SocketId)) {
+    for (fd, s) in FDS.iter().enumerate() {
+        let v = s.load(Ordering::Acquire);
+        if v != 0 {
+            f(fd as c_int, SocketId::from_raw(v - 1));
+        }
     }
 }
+
+/// This process's id (cached; the fork child handler refreshes it).
+static PID: AtomicU32 = AtomicU32::new(0);
+
+pub fn pid() -> u32 {
+    let p = PID.load(Ordering::Relaxed);
+    if p != 0 {
+        return p;
+    }
+    refresh_pid()
+}
+
+pub fn refresh_pid() -> u32 {
+    // SAFETY: getpid takes no arguments.
+    let p = unsafe { libc::syscall(libc::SYS_getpid) } as u32;
+    PID.store(p, Ordering::Relaxed);
+    p
+}
+
+/// Holds taken by fork_prepare for a child that does not know its pid yet.
+pub const TOKEN_BIT: u32 = 0x8000_0000;
 
 /// Socket options the hook layer keeps itself (the engine has no use for them).
 #[derive(Clone, Copy, Debug, Default)]
@@ -46,52 +88,146 @@ pub struct SockOpts {
 }
 
 #[derive(Debug, Default)]
+struct Info {
+    opts: SockOpts,
+    /// (pid or fork token, number of fds) holding the socket.
+    holders: Vec<(u32, u32)>,
+}
+
+impl Info {
+    fn total(&self) -> u32 {
+        self.holders.iter().map(|h| h.1).sum()
+    }
+
+    fn add(&mut self, who: u32, n: u32) {
+        match self.holders.iter_mut().find(|h| h.0 == who) {
+            Some(h) => h.1 += n,
+            None => self.holders.push((who, n)),
+        }
+    }
+
+    fn sub(&mut self, who: u32) {
+        if let Some(i) = self.holders.iter().position(|h| h.0 == who) {
+            self.holders[i].1 -= 1;
+            if self.holders[i].1 == 0 {
+                self.holders.swap_remove(i);
+            }
+        } else if let Some(h) = self.holders.iter_mut().max_by_key(|h| h.1) {
+            // Not recorded for us (cannot happen; be safe): drop any hold.
+            h.1 = h.1.saturating_sub(1);
+            self.holders.retain(|h| h.1 > 0);
+        }
+    }
+}
+
+/// The shared half: lives in the shared state, touched under its lock.
+#[derive(Debug, Default)]
 pub struct FdTable {
-    map: HashMap<c_int, SocketId>,
-    refs: HashMap<SocketId, u32>,
-    opts: HashMap<SocketId, SockOpts>,
+    socks: HashMap<SocketId, Info>,
 }
 
 impl FdTable {
+    /// `fd` refers to `id` (a dup of a socket, or a new socket after
+    /// [`FdTable::new_socket`]).
     pub fn insert(&mut self, fd: c_int, id: SocketId) {
-        self.map.insert(fd, id);
-        *self.refs.entry(id).or_insert(0) += 1;
-        self.opts.entry(id).or_default();
-        mark(fd, true);
+        let Some(s) = slot(fd) else { return };
+        s.store(id.raw() + 1, Ordering::Release);
+        self.socks.entry(id).or_default().add(pid(), 1);
+    }
+
+    /// `fd` is a new socket `id`: its options start from the defaults
+    /// (an id is reused once every holder of the last socket with it is gone).
+    pub fn new_socket(&mut self, fd: c_int, id: SocketId) {
+        self.socks.insert(id, Info::default());
+        self.insert(fd, id);
     }
 
     pub fn get(&self, fd: c_int) -> Option<SocketId> {
-        self.map.get(&fd).copied()
+        let v = slot(fd)?.load(Ordering::Acquire);
+        (v != 0).then(|| SocketId::from_raw(v - 1))
     }
 
     /// Forget `fd`; returns its socket and whether that was the last fd
-    /// referring to it (the socket itself closes then).
+    /// referring to it in any process (the socket itself closes then).
     pub fn remove(&mut self, fd: c_int) -> Option<(SocketId, bool)> {
-        let id = self.map.remove(&fd)?;
-        mark(fd, false);
-        let n = self.refs.get_mut(&id).map(|r| {
-            *r -= 1;
-            *r
-        });
-        let last = n == Some(0);
-        if last {
-            self.refs.remove(&id);
-            self.opts.remove(&id);
+        let v = slot(fd)?.swap(0, Ordering::AcqRel);
+        if v == 0 {
+            return None;
         }
-        Some((id, last))
+        let id = SocketId::from_raw(v - 1);
+        Some((id, self.release(id, pid())))
+    }
+
+    /// One hold less; true when it was the last. The options stay (the
+    /// closing path reads SO_LINGER) until the id is reused.
+    fn release(&mut self, id: SocketId, who: u32) -> bool {
+        let Some(info) = self.socks.get_mut(&id) else { return true };
+        info.sub(who);
+        info.total() == 0
     }
 
     pub fn opts(&mut self, id: SocketId) -> &mut SockOpts {
-        self.opts.entry(id).or_default()
+        &mut self.socks.entry(id).or_default().opts
     }
 
-    /// Every socket, once, for the exit path; the table is emptied.
+    /// The exit path: forget every fd of this process; returns the sockets
+    /// whose last holder that was.
     pub fn close_all(&mut self) -> Vec<SocketId> {
-        for fd in self.map.keys() {
-            mark(*fd, false);
+        let mut mine = Vec::new();
+        each_fd(|fd, id| {
+            if let Some(s) = slot(fd) {
+                s.store(0, Ordering::Release);
+            }
+            mine.push(id);
+        });
+        let me = pid();
+        let mut closed = Vec::new();
+        for id in mine {
+            if self.release(id, me) {
+                closed.push(id);
+            }
         }
-        self.map.clear();
-        self.opts.clear();
-        self.refs.drain().map(|(id, _)| id).collect()
+        closed
+    }
+
+    /// fork is about to copy this process's fds: one more hold on each
+    /// socket per fd, under `token` until the child claims them.
+    pub fn fork_prepare(&mut self, token: u32) {
+        let mut add = Vec::new();
+        each_fd(|_, id| add.push(id));
+        for id in add {
+            self.socks.entry(id).or_default().add(token, 1);
+        }
+    }
+
+    /// In the child: the holds taken under `token` are ours.
+    pub fn fork_claim(&mut self, token: u32, me: u32) {
+        for info in self.socks.values_mut() {
+            if let Some(i) = info.holders.iter().position(|h| h.0 == token) {
+                let n = info.holders.swap_remove(i).1;
+                info.add(me, n);
+            }
+        }
+    }
+
+    /// Processes that hold sockets (fork tokens excluded).
+    pub fn holder_pids(&self) -> Vec<u32> {
+        let mut v: Vec<u32> = self.socks.values().flat_map(|i| i.holders.iter().map(|h| h.0)).filter(|p| p & TOKEN_BIT == 0).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    /// Process `who` is gone: drop its holds; returns the sockets it held last.
+    pub fn drop_pid(&mut self, who: u32) -> Vec<SocketId> {
+        let mut closed = Vec::new();
+        for (id, info) in self.socks.iter_mut() {
+            let before = info.holders.len();
+            info.holders.retain(|h| h.0 != who);
+            if info.holders.len() != before && info.total() == 0 {
+                closed.push(*id);
+            }
+        }
+        closed
     }
 }

@@ -115,21 +115,30 @@ impl Instance {
     }
 }
 
-/// The utcp side of every epoll instance that has (had) utcp members.
+/// The utcp side of every epoll instance that has (had) utcp members, of
+/// every process sharing the stack: keyed by (pid, epoll fd), since fd
+/// numbers and the private eventfds mean something in one process only.
+/// A process sees and signals only its own instances.
 #[derive(Debug, Default)]
 pub struct Table {
-    map: HashMap<c_int, Instance>,
+    map: HashMap<(u32, c_int), Instance>,
+}
+
+fn key(epfd: c_int) -> (u32, c_int) {
+    (crate::fd::pid(), epfd)
 }
 
 fn rt() -> Res<&'static Runtime> {
     super::running().ok_or(libc::EBADF)
 }
 
-fn set_waiting(waiters: &mut Vec<c_int>, inst: &mut Instance, on: bool) {
+/// Put `inst`'s eventfd on this process's waiter list (or take it off).
+/// Only for an instance of this process.
+fn set_waiting(inst: &mut Instance, on: bool) {
     if on && !inst.waiting {
-        waiters.push(inst.efd);
+        super::waiter_add(inst.efd);
     } else if !on && inst.waiting {
-        waiters.retain(|w| *w != inst.efd);
+        super::waiter_remove(inst.efd);
     }
     inst.waiting = on;
 }
@@ -161,7 +170,7 @@ pub fn ctl(epfd: c_int, op: c_int, fd: c_int, ev: Option<(u32, u64)>) -> Res<()>
     let mut guard = rt.lock();
     let st: &mut State = &mut guard;
     let id = st.fds.get(fd).ok_or(libc::EBADF)?;
-    if !st.epolls.map.contains_key(&epfd) {
+    if !st.epolls.map.contains_key(&key(epfd)) {
         // A bad epfd gives EBADF, a non-epoll one EINVAL; a real epoll
         // without utcp members ENOENT for MOD/DEL (the placeholder was
         // never added to it). The kernel answers all three.
@@ -178,7 +187,7 @@ pub fn ctl(epfd: c_int, op: c_int, fd: c_int, ev: Option<(u32, u64)>) -> Res<()>
     }
     match op {
         libc::EPOLL_CTL_ADD => {
-            let inst = match st.epolls.map.entry(epfd) {
+            let inst = match st.epolls.map.entry(key(epfd)) {
                 std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
                 std::collections::hash_map::Entry::Vacant(v) => {
                     let efd = sys::eventfd(libc::EFD_CLOEXEC | libc::EFD_NONBLOCK)?;
@@ -196,13 +205,13 @@ pub fn ctl(epfd: c_int, op: c_int, fd: c_int, ev: Option<(u32, u64)>) -> Res<()>
             }
             inst.index.insert((fd, id), inst.items.len());
             inst.items.push(Item { fd, id, events, data, last_seq: None, disabled: false });
-            set_waiting(&mut st.waiters, inst, true);
+            set_waiting(inst, true);
             // A thread already sleeping in epoll_wait checks the new member.
             sys::eventfd_signal(inst.efd);
             Ok(())
         }
         libc::EPOLL_CTL_MOD => {
-            let Some(inst) = st.epolls.map.get_mut(&epfd) else { return Err(libc::ENOENT) };
+            let Some(inst) = st.epolls.map.get_mut(&key(epfd)) else { return Err(libc::ENOENT) };
             let i = *inst.index.get(&(fd, id)).ok_or(libc::ENOENT)?;
             let it = &mut inst.items[i];
             if it.events & EPOLLEXCLUSIVE != 0 {
@@ -216,11 +225,11 @@ pub fn ctl(epfd: c_int, op: c_int, fd: c_int, ev: Option<(u32, u64)>) -> Res<()>
             Ok(())
         }
         libc::EPOLL_CTL_DEL => {
-            let Some(inst) = st.epolls.map.get_mut(&epfd) else { return Err(libc::ENOENT) };
+            let Some(inst) = st.epolls.map.get_mut(&key(epfd)) else { return Err(libc::ENOENT) };
             let i = *inst.index.get(&(fd, id)).ok_or(libc::ENOENT)?;
             inst.remove_at(i);
             if inst.items.is_empty() {
-                set_waiting(&mut st.waiters, inst, false);
+                set_waiting(inst, false);
             }
             Ok(())
         }
@@ -231,11 +240,18 @@ pub fn ctl(epfd: c_int, op: c_int, fd: c_int, ev: Option<(u32, u64)>) -> Res<()>
 /// The last close of socket `id` (fd `fd`): Linux drops a released file
 /// from every epoll. A close that leaves other fds open keeps the entries.
 pub fn socket_closed(st: &mut State, _fd: c_int, id: SocketId, last: bool) {
-    if !last || st.epolls.map.is_empty() {
+    if last {
+        socket_gone(st, id);
+    }
+}
+
+/// Socket `id` closed for good: it leaves every epoll of every process.
+pub fn socket_gone(st: &mut State, id: SocketId) {
+    if st.epolls.map.is_empty() {
         return;
     }
-    let State { epolls, waiters, .. } = st;
-    for inst in epolls.map.values_mut() {
+    let me = crate::fd::pid();
+    for (k, inst) in st.epolls.map.iter_mut() {
         let mut i = 0;
         while i < inst.items.len() {
             if inst.items[i].id == id {
@@ -244,8 +260,23 @@ pub fn socket_closed(st: &mut State, _fd: c_int, id: SocketId, last: bool) {
                 i += 1;
             }
         }
-        if inst.items.is_empty() {
-            set_waiting(waiters, inst, false);
+        if inst.items.is_empty() && k.0 == me {
+            set_waiting(inst, false);
+        }
+    }
+}
+
+/// Process `pid` is gone (or exiting): its epoll tables go. Its private
+/// eventfds are closed only by itself.
+pub fn process_gone(st: &mut State, pid: u32) {
+    let me = crate::fd::pid();
+    let keys: Vec<(u32, c_int)> = st.epolls.map.keys().filter(|k| k.0 == pid).copied().collect();
+    for k in keys {
+        if let Some(mut inst) = st.epolls.map.remove(&k) {
+            if pid == me {
+                set_waiting(&mut inst, false);
+                let _ = sys::close(inst.efd);
+            }
         }
     }
 }
@@ -261,8 +292,8 @@ pub fn kernel_fd_closing(fd: c_int) {
     let _g = sys::ErrnoGuard::new();
     let mut guard = rt.lock();
     let st: &mut State = &mut guard;
-    if let Some(mut inst) = st.epolls.map.remove(&fd) {
-        set_waiting(&mut st.waiters, &mut inst, false);
+    if let Some(mut inst) = st.epolls.map.remove(&key(fd)) {
+        set_waiting(&mut inst, false);
         let _ = sys::close(inst.efd);
     }
     track(fd, false);
@@ -271,7 +302,7 @@ pub fn kernel_fd_closing(fd: c_int) {
 /// Ready utcp entries into `out`, round-robin from the last position.
 fn collect(st: &mut State, epfd: c_int, out: &mut [libc::epoll_event]) -> usize {
     let State { epolls, stack, .. } = st;
-    let Some(inst) = epolls.map.get_mut(&epfd) else { return 0 };
+    let Some(inst) = epolls.map.get_mut(&key(epfd)) else { return 0 };
     let len = inst.items.len();
     let mut n = 0;
     let mut last = None;
@@ -349,7 +380,7 @@ pub fn wait(epfd: c_int, out: &mut [libc::epoll_event], timeout: Option<Duration
     let deadline = timeout.map(|t| rt.now() + t);
     let kernel_first = {
         let mut st = rt.lock();
-        st.epolls.map.get_mut(&epfd).is_some_and(|i| {
+        st.epolls.map.get_mut(&key(epfd)).is_some_and(|i| {
             i.kernel_first = !i.kernel_first;
             i.kernel_first
         })
@@ -366,7 +397,7 @@ pub fn wait(epfd: c_int, out: &mut [libc::epoll_event], timeout: Option<Duration
     loop {
         let mut guard = rt.lock();
         let st: &mut State = &mut guard;
-        let Some(efd) = st.epolls.map.get(&epfd).map(|i| i.efd) else {
+        let Some(efd) = st.epolls.map.get(&key(epfd)).map(|i| i.efd) else {
             // The table went (the last member's epoll was closed): the kernel alone.
             drop(guard);
             return real_wait(epfd, out, ms_until(rt, deadline), mask);

@@ -174,7 +174,7 @@ fn convert_to_utcp(rt: &Runtime, fd: c_int) -> Res<()> {
             return Err(sys::errno());
         }
         let id = st.stack.socket();
-        st.fds.insert(fd, id);
+        st.fds.new_socket(fd, id);
         st.fds.opts(id).v6 = true;
     }
     for (level, name, v) in carried {

@@ -1,11 +1,48 @@
-//! The runtime: one stack per process, its TUN device, the thread that
-//! reads the device and runs timers, and the waits of blocked callers.
+//! The runtime: one stack per program tree (a process and the children
+//! it forks), its TUN device, the threads that read the device, run timers
+//! and wake blocked callers.
 //!
-//! Application threads call the stack directly under one mutex and send
-//! what their call produced at once; the stack thread handles incoming
+//! Application threads call the stack directly under one lock and send
+//! what their call produced at once; the stack threads handle incoming
 //! packets and timers. A blocked caller sleeps in a kernel read of its own
 //! eventfd, so signals interrupt it exactly as they would a kernel socket
 //! call (restarted under SA_RESTART, EINTR otherwise).
+//!
+//! # fork
+//!
+//! - Shared by every process of the tree, in the arena of `shm.rs` (same
+//!   address everywhere): [`Shared`], i.e. the process-shared futex lock,
+//!   the flush generation counter, the next timer, and the [`State`]
+//!   (stack, per-socket options and holders, epoll tables keyed by pid).
+//!   Allocations made under the lock land in the arena.
+//! - Private to each process (static, heap-free, or allocated outside the
+//!   lock): the fd -> socket table (`fd/mod.rs`), the waiter eventfds,
+//!   the stack thread's wake eventfd, the threads themselves.
+//! - Each process runs a stack thread on the inherited TUN fd (whoever
+//!   reads a packet or reaches a due timer handles it, under the lock) and
+//!   a waker thread sleeping (FUTEX_WAIT) on the generation counter: a
+//!   flush that changed some socket's readiness (`Stack::change_seq`)
+//!   bumps it and, when more than one process lives, FUTEX_WAKEs them all;
+//!   each waker then signals its own process's waiters and, for an earlier
+//!   timer, its stack thread.
+//! - pthread_atfork: `prepare` takes the shared lock and adds, under a
+//!   fresh token, one hold per utcp fd the child will inherit; `parent`
+//!   releases the lock; `child` (the lock word is shared: it must not
+//!   unlock) makes fresh private eventfds, forgets the parent's waiters,
+//!   claims the token's holds as its own pid once the parent released the
+//!   lock, and starts its own stack and waker threads. So a parent closing
+//!   its copy right after fork drops one hold, and no FIN goes out.
+//! - exit (atexit) releases only this process's holds; a socket closes
+//!   when its last holder goes. If other processes live, they carry on
+//!   serving (and running timers); the exiting process's other threads
+//!   never enter the lock again (it could die inside). The last process
+//!   lingers briefly for the FIN exchange. A process that dies without
+//!   its exit path (SIGKILL, _exit) is found by the stack threads' reaper
+//!   (about once a second while several processes share the stack: kill
+//!   0 and the zombie state) and its holds are dropped.
+//! - exec is not supported: an inherited placeholder is a plain eventfd in
+//!   the new image, and the holds of the exec'ing process stay until it
+//!   exits.
 
 pub mod config;
 pub mod epoll;
@@ -17,36 +54,87 @@ pub mod tcp_info;
 pub mod tun;
 
 use crate::fd::FdTable;
+use crate::shm::{self, FutexLock};
 use crate::sys;
 use config::{Config, LogLevel};
+use core::cell::UnsafeCell;
 use core::ffi::c_int;
+use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use core::time::Duration;
 use std::cell::Cell;
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::OnceLock;
 use utcp_core::stack::{Stack, StackConfig};
 use utcp_core::trace::PcapWriter;
 use utcp_core::Instant;
 
 pub struct Runtime {
-    pub state: Mutex<State>,
+    shared: &'static Shared,
     pub cfg: Config,
     tun_fd: c_int,
-    /// Wakes the stack thread when a caller armed an earlier timer.
-    wake_fd: c_int,
+    /// Wakes this process's stack thread when a caller armed an earlier
+    /// timer (a new one in a forked child).
+    wake_fd: AtomicI32,
+    /// The same in every process of the tree (fork copies it), and
+    /// CLOCK_MONOTONIC is system-wide.
     epoch: std::time::Instant,
 }
+
+/// What the processes of a program tree share, in the arena (`shm.rs`).
+pub struct Shared {
+    lock: FutexLock,
+    /// Bumped by every flush; the waker threads of other processes sleep
+    /// on it (FUTEX_WAIT) and wake their own blocked callers.
+    gen: AtomicU32,
+    /// The stack's next timer (µs since the epoch; u64::MAX: none).
+    deadline: AtomicU64,
+    /// Live processes (more than one: flushes wake the other processes).
+    nprocs: AtomicU32,
+    state: UnsafeCell<State>,
+}
+
+// SAFETY: `state` is only reached through `Runtime::lock`, which holds the
+// process-shared lock; the other fields are atomics.
+unsafe impl Sync for Shared {}
 
 pub struct State {
     pub stack: Stack,
     pub fds: FdTable,
-    /// Eventfds of callers blocked until something changes.
-    pub waiters: Vec<c_int>,
     /// utcp members of each epoll instance (runtime/epoll.rs).
     pub epolls: epoll::Table,
     pcap: Option<PcapWriter<FdWriter>>,
-    /// The deadline the stack thread sleeps until.
-    thread_deadline: Option<Instant>,
     buf: Vec<u8>,
+    /// The processes that share this stack.
+    procs: Vec<u32>,
+    /// `Stack::change_seq` at the last wakeup of blocked callers.
+    woken_seq: u64,
+}
+
+/// The shared state, locked: allocations made while it is held go to the
+/// shared arena (`shm::Alloc`).
+pub struct Guard<'a> {
+    sh: &'a Shared,
+}
+
+impl core::ops::Deref for Guard<'_> {
+    type Target = State;
+    fn deref(&self) -> &State {
+        // SAFETY: the lock is held for the guard's life.
+        unsafe { &*self.sh.state.get() }
+    }
+}
+
+impl core::ops::DerefMut for Guard<'_> {
+    fn deref_mut(&mut self) -> &mut State {
+        // SAFETY: as above, and the guard is borrowed mutably.
+        unsafe { &mut *self.sh.state.get() }
+    }
+}
+
+impl Drop for Guard<'_> {
+    fn drop(&mut self) {
+        shm::leave_shared();
+        self.sh.lock.unlock();
+    }
 }
 
 /// Writes to a raw fd (for the pcap file), never through our hooks.
@@ -84,6 +172,7 @@ fn start() -> Result<Runtime, String> {
 
 fn start_inner() -> Result<Runtime, String> {
     let cfg = Config::from_env()?;
+    shm::init()?;
     let tun = tun::open(&cfg)?;
     enable_forwarding(&cfg);
     let wake_fd = sys::eventfd(libc::EFD_CLOEXEC | libc::EFD_NONBLOCK).map_err(|e| format!("utcp: eventfd: {e}"))?;
@@ -91,38 +180,59 @@ fn start_inner() -> Result<Runtime, String> {
     scfg.mtu = tun.mtu;
     scfg.tcp.syn_retries = cfg.syn_retries;
     scfg.seed = entropy();
-    let mut stack = Stack::new(scfg);
-    stack.set_tracing(cfg.trace || cfg.pcap.is_some());
-    let pcap = match &cfg.pcap {
+    let pcap_fd = match &cfg.pcap {
         Some(path) => {
             let cpath = std::ffi::CString::new(path.as_str()).map_err(|_| format!("utcp: UTCP_PCAP={path:?}: not a path"))?;
-            let fd = sys::open(&cpath, libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_CLOEXEC)
-                .map_err(|e| format!("utcp: UTCP_PCAP={path:?}: cannot create: {}", std::io::Error::from_raw_os_error(e)))?;
-            Some(PcapWriter::new(FdWriter(fd)).map_err(|e| format!("utcp: UTCP_PCAP={path:?}: {e}"))?)
+            Some(
+                sys::open(&cpath, libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_CLOEXEC)
+                    .map_err(|e| format!("utcp: UTCP_PCAP={path:?}: cannot create: {}", std::io::Error::from_raw_os_error(e)))?,
+            )
         }
         None => None,
     };
+    // Everything the processes share is built in the arena.
+    let shared: &'static Shared = shm::in_shared(|| -> Result<&'static Shared, String> {
+        let mut stack = Stack::new(scfg);
+        stack.set_tracing(cfg.trace || cfg.pcap.is_some());
+        let pcap = match pcap_fd {
+            Some(fd) => Some(PcapWriter::new(FdWriter(fd)).map_err(|e| format!("utcp: UTCP_PCAP: {e}"))?),
+            None => None,
+        };
+        Ok(Box::leak(Box::new(Shared {
+            lock: FutexLock::new(),
+            gen: AtomicU32::new(0),
+            deadline: AtomicU64::new(u64::MAX),
+            nprocs: AtomicU32::new(1),
+            state: UnsafeCell::new(State {
+                stack,
+                fds: FdTable::default(),
+                epolls: epoll::Table::default(),
+                pcap,
+                buf: vec![0u8; 65536],
+                procs: vec![crate::fd::refresh_pid()],
+                woken_seq: 0,
+            }),
+        })))
+    })?;
     if cfg.log >= LogLevel::Info {
         sys::log(&format!("utcp: {} up: utcp {} <-> kernel {}/{} mtu {}\n", tun.name, tun.addr, tun.peer, tun.prefix, tun.mtu));
     }
-    let rt = Runtime {
-        state: Mutex::new(State {
-            stack,
-            fds: FdTable::default(),
-            waiters: Vec::new(),
-            epolls: epoll::Table::default(),
-            pcap,
-            thread_deadline: None,
-            buf: vec![0u8; 65536],
-        }),
-        cfg,
-        tun_fd: tun.fd,
-        wake_fd,
-        epoch: std::time::Instant::now(),
-    };
-    // The stack thread blocks every signal (it inherits the mask it is
-    // created with), so process-directed signals such as SIGALRM reach the
-    // program's own threads, as they would without utcp.
+    let rt = Runtime { shared, cfg, tun_fd: tun.fd, wake_fd: AtomicI32::new(wake_fd), epoch: std::time::Instant::now() };
+    start_threads()?;
+    // SAFETY: registering plain extern "C" functions.
+    unsafe {
+        libc::atexit(at_exit);
+        libc::pthread_atfork(Some(fork_prepare), Some(fork_parent), Some(fork_child));
+    }
+    Ok(rt)
+}
+
+/// This process's stack thread and waker thread. They wait for the
+/// runtime to be initialised (`get`), then run forever.
+fn start_threads() -> Result<(), String> {
+    // The threads block every signal (they inherit the mask they are
+    // created with), so process-directed signals such as SIGALRM reach
+    // the program's own threads, as they would without utcp.
     // SAFETY: plain sigset manipulation on local values.
     let mut all: libc::sigset_t = unsafe { core::mem::zeroed() };
     let mut old: libc::sigset_t = unsafe { core::mem::zeroed() };
@@ -130,20 +240,19 @@ fn start_inner() -> Result<Runtime, String> {
         libc::sigfillset(&mut all);
         libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut old);
     }
-    let spawned = std::thread::Builder::new()
-        .name("utcp".into())
-        .spawn(|| {
-            // Waits for this initialisation to finish, then runs forever.
-            if let Ok(rt) = get() {
-                rt.thread_main()
-            }
-        });
+    let a = std::thread::Builder::new().name("utcp".into()).spawn(|| {
+        if let Ok(rt) = get() {
+            rt.thread_main()
+        }
+    });
+    let b = std::thread::Builder::new().name("utcp-waker".into()).spawn(|| {
+        if let Ok(rt) = get() {
+            rt.waker_main()
+        }
+    });
     // SAFETY: restoring the caller's mask saved above.
     unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, core::ptr::null_mut()) };
-    spawned.map_err(|e| format!("utcp: cannot start the stack thread: {e}"))?;
-    // SAFETY: registering a plain extern "C" function with atexit.
-    unsafe { libc::atexit(at_exit) };
-    Ok(rt)
+    a.and(b).map(|_| ()).map_err(|e| format!("utcp: cannot start the stack thread: {e}"))
 }
 
 /// Two preloaded processes reach each other through the kernel, which
@@ -180,13 +289,31 @@ impl Runtime {
         Instant::from_micros(self.epoch.elapsed().as_micros() as u64)
     }
 
-    pub fn lock(&self) -> MutexGuard<'_, State> {
-        // A poisoned lock means a panic, which aborts in release builds.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    pub fn lock(&self) -> Guard<'_> {
+        self.shared.lock.lock();
+        let exiting = EXITING.load(Ordering::Acquire);
+        if exiting != 0 && exiting != gettid() {
+            // This process is exiting (at_exit ran or runs): its other
+            // threads must not enter a critical section the process may
+            // die in the middle of. They stop here, outside it, until the
+            // exit kills them.
+            self.shared.lock.unlock();
+            loop {
+                // SAFETY: pause takes no arguments.
+                unsafe { libc::pause() };
+            }
+        }
+        shm::enter_shared();
+        Guard { sh: self.shared }
+    }
+
+    fn wake_fd(&self) -> c_int {
+        self.wake_fd.load(Ordering::Relaxed)
     }
 
     /// Send what the stack has to send, report trace events, wake
-    /// blocked callers, and make sure the stack thread wakes in time.
+    /// blocked callers (in every process), and make sure a stack thread
+    /// wakes in time for the next timer.
     pub fn flush(&self, st: &mut State) {
         let now = self.now();
         let State { stack, buf, .. } = st;
@@ -196,13 +323,25 @@ impl Runtime {
             let _ = sys::write(self.tun_fd, &buf[..n]);
         }
         self.report(st);
-        for &w in &st.waiters {
-            sys::eventfd_signal(w);
+        // Wake blocked callers only when some socket's readiness may have
+        // moved: a flush after a call that changed nothing must not wake
+        // the other blocked callers (their own checks flush too, and two
+        // processes would wake each other forever).
+        let seq = st.stack.change_seq();
+        if seq != st.woken_seq {
+            st.woken_seq = seq;
+            let g = self.shared.gen.fetch_add(1, Ordering::AcqRel).wrapping_add(1);
+            LOCAL_GEN.store(g, Ordering::Relaxed);
+            signal_waiters();
+            if self.shared.nprocs.load(Ordering::Relaxed) > 1 {
+                shm::futex_wake_all(&self.shared.gen);
+            }
         }
-        let next = st.stack.poll_at();
-        if next.is_some() && (st.thread_deadline.is_none() || next < st.thread_deadline) {
-            st.thread_deadline = next;
-            sys::eventfd_signal(self.wake_fd);
+        let next = st.stack.poll_at().map_or(u64::MAX, |t| t.as_micros());
+        self.shared.deadline.store(next, Ordering::Relaxed);
+        if next < THREAD_DEADLINE.load(Ordering::Relaxed) {
+            THREAD_DEADLINE.store(next, Ordering::Relaxed);
+            sys::eventfd_signal(self.wake_fd());
         }
     }
 
@@ -220,53 +359,128 @@ impl Runtime {
         }
     }
 
-    /// The stack thread: packets in, timers, packets out.
+    /// The stack thread: packets in, timers, packets out. Every process
+    /// of a tree runs one on the same (inherited) TUN fd; whichever reads
+    /// a packet or gets to a timer first handles it, under the lock.
     fn thread_main(&self) {
         let mut pkt = vec![0u8; 65536 + 64];
+        let mut last_reap = self.now();
         loop {
             let timeout_ms = {
                 let mut st = self.lock();
                 let next = st.stack.poll_at();
-                st.thread_deadline = next;
+                THREAD_DEADLINE.store(next.map_or(u64::MAX, |t| t.as_micros()), Ordering::Relaxed);
+                let now = self.now();
+                // With other processes, look for dead ones now and then.
+                if self.shared.nprocs.load(Ordering::Relaxed) > 1 && now.saturating_since(last_reap) >= REAP_EVERY {
+                    last_reap = now;
+                    self.reap(&mut st);
+                }
+                let cap = if self.shared.nprocs.load(Ordering::Relaxed) > 1 { REAP_EVERY.as_millis() as c_int } else { 60_000 };
                 match next {
+                    None if cap < 60_000 => cap,
                     None => -1,
                     Some(t) => {
-                        let now = self.now();
                         if t <= now {
                             0
                         } else {
                             // Round up so we never wake early and spin.
-                            ((t.as_micros() - now.as_micros()).div_ceil(1000)).min(60_000) as c_int
+                            ((t.as_micros() - now.as_micros()).div_ceil(1000)).min(cap as u64) as c_int
                         }
                     }
                 }
             };
             let mut fds = [
                 libc::pollfd { fd: self.tun_fd, events: libc::POLLIN, revents: 0 },
-                libc::pollfd { fd: self.wake_fd, events: libc::POLLIN, revents: 0 },
+                libc::pollfd { fd: self.wake_fd(), events: libc::POLLIN, revents: 0 },
             ];
             let _ = sys::poll(&mut fds, timeout_ms);
+            // A wakeup only asks to recompute the timeout.
             if fds[1].revents != 0 {
-                let _ = sys::eventfd_drain(self.wake_fd);
+                let _ = sys::eventfd_drain(self.wake_fd());
             }
             let mut st = self.lock();
             let now = self.now();
+            let mut busy = false;
             // Drain the device: one lock round per batch, not per packet.
             for _ in 0..256 {
                 match sys::read(self.tun_fd, &mut pkt) {
-                    Ok(n) if n > 0 => st.stack.receive(now, &pkt[..n]),
+                    Ok(n) if n > 0 => {
+                        st.stack.receive(now, &pkt[..n]);
+                        busy = true;
+                    }
                     _ => break,
                 }
             }
-            st.stack.handle_timeout(now);
-            self.flush(&mut st);
+            // Another process's stack thread may have handled the timer
+            // or read the packets: nothing to flush then.
+            if st.stack.poll_at().is_some_and(|t| t <= now) {
+                st.stack.handle_timeout(now);
+                busy = true;
+            }
+            if busy {
+                self.flush(&mut st);
+            }
+        }
+    }
+
+    /// The waker thread: sleeps on the shared generation counter and, when
+    /// another process changed the stack, wakes this process's blocked
+    /// callers and (for an earlier timer) its stack thread.
+    fn waker_main(&self) {
+        let sh = self.shared;
+        let mut seen = sh.gen.load(Ordering::Acquire);
+        loop {
+            shm::futex_wait(&sh.gen, seen, None);
+            let g = sh.gen.load(Ordering::Acquire);
+            if g == seen {
+                continue;
+            }
+            seen = g;
+            // A flush of this process already woke our callers.
+            if LOCAL_GEN.load(Ordering::Relaxed) != g {
+                signal_waiters();
+            }
+            let d = sh.deadline.load(Ordering::Relaxed);
+            if d < THREAD_DEADLINE.load(Ordering::Relaxed) {
+                THREAD_DEADLINE.store(d, Ordering::Relaxed);
+                sys::eventfd_signal(self.wake_fd());
+            }
+        }
+    }
+
+    /// Drop the holds of processes that died without running their exit
+    /// path (SIGKILL, _exit): their last sockets close.
+    fn reap(&self, st: &mut State) {
+        let me = crate::fd::pid();
+        let mut pids = st.fds.holder_pids();
+        pids.extend(st.procs.iter().copied());
+        pids.sort_unstable();
+        pids.dedup();
+        let now = self.now();
+        let mut changed = false;
+        for p in pids {
+            if p == me || alive(p) {
+                continue;
+            }
+            for id in st.fds.drop_pid(p) {
+                let _ = st.stack.close(now, id, false);
+                epoll::socket_gone(st, id);
+            }
+            epoll::process_gone(st, p);
+            st.procs.retain(|x| *x != p);
+            changed = true;
+        }
+        if changed {
+            self.shared.nprocs.store(st.procs.len().max(1) as u32, Ordering::Relaxed);
+            self.flush(st);
         }
     }
 
     /// Block the calling thread until the stack changes or `timeout`
     /// passes. Err(EINTR) if a signal handler without SA_RESTART ran (or
     /// any handler, with a timeout: socket timeouts are never restarted).
-    pub fn wait<'a>(&'a self, mut st: MutexGuard<'a, State>, timeout: Option<Duration>) -> (MutexGuard<'a, State>, Result<(), c_int>) {
+    pub fn wait<'a>(&'a self, mut st: Guard<'a>, timeout: Option<Duration>) -> (Guard<'a>, Result<(), c_int>) {
         let Some(efd) = self.add_waiter(&mut st) else { return (st, Err(libc::ENOMEM)) };
         drop(st);
         let r = match timeout {
@@ -287,21 +501,108 @@ impl Runtime {
     }
 }
 
+/// The thread running the exit path (0: none): see `Runtime::lock`.
+static EXITING: AtomicU32 = AtomicU32::new(0);
+
+fn gettid() -> u32 {
+    // SAFETY: gettid takes no arguments.
+    unsafe { libc::syscall(libc::SYS_gettid) as u32 }
+}
+
+/// Is process `pid` alive? kill(pid, 0) (EPERM still means alive), and
+/// not a zombie: a child that _exit()ed and was not waited for yet holds
+/// nothing any more. The zombie check reads /proc/PID/stat, only when
+/// /proc belongs to our PID namespace (`unshare -p` without a new /proc
+/// shows another namespace's processes).
+fn alive(pid: u32) -> bool {
+    // SAFETY: signal 0 only checks for existence.
+    let r = unsafe { libc::kill(pid as libc::pid_t, 0) };
+    if r != 0 && sys::errno() == libc::ESRCH {
+        return false;
+    }
+    if !proc_is_ours() {
+        return true;
+    }
+    let Ok(path) = std::ffi::CString::new(format!("/proc/{pid}/stat")) else { return true };
+    let Some(stat) = sys::read_file(&path) else { return true };
+    let text = String::from_utf8_lossy(&stat);
+    // "pid (comm) S ...": the state follows the last ')'.
+    let state = text.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next());
+    !matches!(state, Some('Z') | Some('X'))
+}
+
+/// Does /proc show our own PID namespace (/proc/self is our pid)?
+fn proc_is_ours() -> bool {
+    let mut buf = [0u8; 32];
+    // SAFETY: readlink into a local buffer of its length.
+    let n = unsafe { libc::syscall(libc::SYS_readlinkat, libc::AT_FDCWD, c"/proc/self".as_ptr(), buf.as_mut_ptr(), buf.len()) };
+    n > 0 && core::str::from_utf8(&buf[..n as usize]).ok().and_then(|s| s.parse::<u32>().ok()) == Some(crate::fd::refresh_pid())
+}
+
+const REAP_EVERY: Duration = Duration::from_secs(1);
+
+/// The flush generation this process produced last (its waker skips it).
+static LOCAL_GEN: AtomicU32 = AtomicU32::new(0);
+/// When this process's stack thread wakes next (µs; u64::MAX: never).
+static THREAD_DEADLINE: AtomicU64 = AtomicU64::new(u64::MAX);
+
+/// This process's blocked callers' eventfds (thread waiters and epoll
+/// instances), -1 for a free slot. Private and heap-free; `WAITERS_LOCK`
+/// keeps a signal from racing with the close of an epoll's eventfd.
+const MAX_WAITERS: usize = 4096;
+static WAITERS: [AtomicI32; MAX_WAITERS] = [const { AtomicI32::new(-1) }; MAX_WAITERS];
+static WAITERS_HI: AtomicUsize = AtomicUsize::new(0);
+static WAITERS_LOCK: FutexLock = FutexLock::new();
+
+pub fn waiter_add(efd: c_int) -> bool {
+    WAITERS_LOCK.lock();
+    let hi = WAITERS_HI.load(Ordering::Relaxed);
+    let free = (0..hi).find(|i| WAITERS[*i].load(Ordering::Relaxed) < 0).or((hi < MAX_WAITERS).then_some(hi));
+    if let Some(i) = free {
+        WAITERS[i].store(efd, Ordering::Relaxed);
+        WAITERS_HI.store(hi.max(i + 1), Ordering::Relaxed);
+    }
+    WAITERS_LOCK.unlock();
+    free.is_some()
+}
+
+pub fn waiter_remove(efd: c_int) {
+    WAITERS_LOCK.lock();
+    let hi = WAITERS_HI.load(Ordering::Relaxed);
+    if let Some(i) = (0..hi).find(|i| WAITERS[*i].load(Ordering::Relaxed) == efd) {
+        WAITERS[i].store(-1, Ordering::Relaxed);
+        if i + 1 == hi {
+            let mut h = i;
+            while h > 0 && WAITERS[h - 1].load(Ordering::Relaxed) < 0 {
+                h -= 1;
+            }
+            WAITERS_HI.store(h, Ordering::Relaxed);
+        }
+    }
+    WAITERS_LOCK.unlock();
+}
+
+fn signal_waiters() {
+    WAITERS_LOCK.lock();
+    for w in &WAITERS[..WAITERS_HI.load(Ordering::Relaxed)] {
+        let fd = w.load(Ordering::Relaxed);
+        if fd >= 0 {
+            sys::eventfd_signal(fd);
+        }
+    }
+    WAITERS_LOCK.unlock();
+}
+
 impl Runtime {
     /// Register this thread as a waiter (under the lock, so no wakeup is
     /// lost) and return its eventfd; pair with `remove_waiter`.
-    pub fn add_waiter(&self, st: &mut State) -> Option<c_int> {
+    pub fn add_waiter(&self, _st: &mut State) -> Option<c_int> {
         let efd = waiter_fd();
-        (efd >= 0).then(|| {
-            st.waiters.push(efd);
-            efd
-        })
+        (efd >= 0 && waiter_add(efd)).then_some(efd)
     }
 
-    pub fn remove_waiter(&self, st: &mut State, efd: c_int) {
-        if let Some(i) = st.waiters.iter().position(|w| *w == efd) {
-            st.waiters.swap_remove(i);
-        }
+    pub fn remove_waiter(&self, _st: &mut State, efd: c_int) {
+        waiter_remove(efd);
         // Leave the counter at zero for the next wait.
         let mut p = [libc::pollfd { fd: efd, events: libc::POLLIN, revents: 0 }];
         if sys::poll(&mut p, 0).is_ok_and(|n| n > 0) {
@@ -328,9 +629,11 @@ fn waiter_fd() -> c_int {
 /// connections finish their FIN exchange (the kernel would carry on alone).
 const EXIT_LINGER: Duration = Duration::from_millis(500);
 
-/// The process is exiting: every open connection sends its FIN (or RST
-/// with unread data), as the kernel does when a process exits, and the
-/// stack runs on briefly until each close has reached TIME-WAIT or CLOSED.
+/// The process is exiting: it releases its own holds only. A socket whose
+/// last holder this was closes (FIN, or RST with unread data), as the
+/// kernel does when a process exits. If no other process is left to run
+/// the stack, it runs on briefly until each close has reached TIME-WAIT
+/// or CLOSED.
 extern "C" fn at_exit() {
     let Some(rt) = running() else { return };
     let _g = sys::ErrnoGuard::new();
@@ -339,8 +642,20 @@ extern "C" fn at_exit() {
     let ids = st.fds.close_all();
     for id in ids {
         let _ = st.stack.close(now, id, false);
+        epoll::socket_gone(&mut st, id);
     }
+    let me = crate::fd::pid();
+    epoll::process_gone(&mut st, me);
+    st.procs.retain(|p| *p != me);
+    let others = st.procs.len();
+    rt.shared.nprocs.store(others.max(1) as u32, Ordering::Relaxed);
     rt.flush(&mut st);
+    if others > 0 {
+        // The other processes' stack threads carry on. From now on only
+        // this thread of the process takes the lock (set while holding it).
+        EXITING.store(gettid(), Ordering::Release);
+        return;
+    }
     let deadline = rt.now() + EXIT_LINGER;
     while st.stack.closing_count() > 0 {
         let now = rt.now();
@@ -350,5 +665,71 @@ extern "C" fn at_exit() {
         let (g, _) = rt.wait(st, Some(deadline - now));
         st = g;
     }
+    EXITING.store(gettid(), Ordering::Release);
 }
 
+/// The fork this process is making: the token its child claims holds by.
+static FORK_TOKEN: AtomicU32 = AtomicU32::new(0);
+static FORK_SEQ: AtomicU32 = AtomicU32::new(0);
+
+/// pthread_atfork prepare: take the shared lock (so no fd of this process
+/// changes until the copy is made) and add a hold, under a fresh token,
+/// for every fd the child will inherit. The lock stays held across fork:
+/// the parent handler releases it (the lock word is shared, so the child
+/// must not unlock it too).
+extern "C" fn fork_prepare() {
+    let Some(rt) = running() else { return };
+    let _g = sys::ErrnoGuard::new();
+    rt.shared.lock.lock();
+    let seq = FORK_SEQ.fetch_add(1, Ordering::Relaxed) & 0xff;
+    let token = crate::fd::TOKEN_BIT | ((crate::fd::pid() & 0x3f_ffff) << 8) | seq;
+    FORK_TOKEN.store(token, Ordering::Relaxed);
+    // SAFETY: the lock is held.
+    let st = unsafe { &mut *rt.shared.state.get() };
+    shm::in_shared(|| st.fds.fork_prepare(token));
+    // The child counts as a process from now on: flushes wake the others.
+    rt.shared.nprocs.fetch_add(1, Ordering::Relaxed);
+}
+
+extern "C" fn fork_parent() {
+    let Some(rt) = running() else { return };
+    rt.shared.lock.unlock();
+}
+
+/// pthread_atfork child: only the forking thread exists. Forget the
+/// parent's waiters, make this process's own eventfds, claim the holds
+/// the parent took for us (waiting for the parent to release the lock),
+/// and start this process's stack and waker threads.
+extern "C" fn fork_child() {
+    let Some(rt) = running() else { return };
+    let _g = sys::ErrnoGuard::new();
+    let me = crate::fd::refresh_pid();
+    // Private locks may have been held by threads that do not exist here.
+    WAITERS_LOCK.reset();
+    for w in &WAITERS {
+        w.store(-1, Ordering::Relaxed);
+    }
+    WAITERS_HI.store(0, Ordering::Relaxed);
+    // The inherited waiter eventfds are the parent's (shared kernel
+    // objects): signals meant for one process must not wake the other.
+    let old = WAITER.with(|w| w.replace(-1));
+    if old >= 0 {
+        let _ = sys::close(old);
+    }
+    if let Ok(fd) = sys::eventfd(libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) {
+        let old = rt.wake_fd.swap(fd, Ordering::Relaxed);
+        let _ = sys::close(old);
+    }
+    THREAD_DEADLINE.store(u64::MAX, Ordering::Relaxed);
+    {
+        let mut st = rt.lock();
+        let token = FORK_TOKEN.load(Ordering::Relaxed);
+        st.fds.fork_claim(token, me);
+        st.procs.push(me);
+        let n = st.procs.len();
+        rt.shared.nprocs.store(n as u32, Ordering::Relaxed);
+    }
+    if let Err(e) = start_threads() {
+        sys::log(&format!("{e}\n"));
+    }
+}

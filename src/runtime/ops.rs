@@ -2,8 +2,7 @@
 //! errno mapping, SIGPIPE. Safe code over slices; the hooks in
 //! `preload/` turn C pointers into these arguments.
 
-use super::{Runtime, State};
-use std::sync::MutexGuard;
+use super::{Guard, Runtime, State};
 use crate::fd::{is_ours, SockOpts};
 use crate::sys;
 use core::ffi::c_int;
@@ -77,7 +76,7 @@ pub fn socket(nonblock: bool, cloexec: bool) -> Res<c_int> {
     let mut st = rt.lock();
     let fd = placeholder(nonblock, cloexec)?;
     let id = st.stack.socket();
-    st.fds.insert(fd, id);
+    st.fds.new_socket(fd, id);
     Ok(fd)
 }
 
@@ -217,7 +216,7 @@ pub fn accept(fd: c_int, nonblock_new: bool, cloexec_new: bool) -> Res<(c_int, S
             return Err(e);
         }
     };
-    st.fds.insert(newfd, child);
+    st.fds.new_socket(newfd, child);
     // Children of an AF_INET6 listener are AF_INET6 too.
     if let Some(l) = st.fds.get(fd) {
         st.fds.opts(child).v6 = st.fds.opts(l).v6;
@@ -358,8 +357,8 @@ pub fn close(fd: c_int) -> Res<()> {
 
 /// Forget `fd` as a reference to its socket, closing the socket when it
 /// was the last (the placeholder fd itself is the caller's to close).
-pub fn release<'a>(rt: &'a Runtime, mut st: MutexGuard<'a, State>, fd: c_int) -> Res<MutexGuard<'a, State>> {
-    // Read SO_LINGER first: the last reference takes the options with it.
+pub fn release<'a>(rt: &'a Runtime, mut st: Guard<'a>, fd: c_int) -> Res<Guard<'a>> {
+    // Read SO_LINGER first: the closing path needs it after the last hold.
     let linger = st.fds.get(fd).map(|id| st.fds.opts(id).linger);
     let (id, last) = st.fds.remove(fd).ok_or(libc::EBADF)?;
     super::epoll::socket_closed(&mut st, fd, id, last);
@@ -528,13 +527,19 @@ pub fn setsockopt(fd: c_int, level: c_int, name: c_int, val: &[u8]) -> Res<()> {
 }
 
 fn warn_unknown_option(level: c_int, name: c_int) {
-    use std::sync::Mutex;
-    static SEEN: Mutex<Vec<(c_int, c_int)>> = Mutex::new(Vec::new());
-    let mut seen = SEEN.lock().unwrap_or_else(|p| p.into_inner());
-    if !seen.contains(&(level, name)) {
-        seen.push((level, name));
-        sys::log(&format!("utcp: socket option level {level} name {name} is not supported (ENOPROTOOPT)\n"));
+    // Heap-free and per process (it runs under the shared lock, where an
+    // allocation would land in the shared arena).
+    use core::sync::atomic::{AtomicU64, Ordering};
+    static SEEN: [AtomicU64; 64] = [const { AtomicU64::new(0) }; 64];
+    let key = ((level as u32 as u64) << 32) | (name as u32 as u64) | (1 << 63);
+    for s in &SEEN {
+        match s.compare_exchange(0, key, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => break,
+            Err(k) if k == key => return,
+            Err(_) => {}
+        }
     }
+    sys::log(&format!("utcp: socket option level {level} name {name} is not supported (ENOPROTOOPT)\n"));
 }
 
 /// getsockopt(2): writes the value into `out`, returns its length.

@@ -98,6 +98,8 @@ pub struct Stack {
     tw_next_iss: Option<((SocketAddrV4, SocketAddrV4), crate::wire::SeqNum)>,
     /// When a listener last answered with a SYN cookie.
     last_cookie_sent: Option<Instant>,
+    /// Sum of every socket's event counter moves (see `change_seq`).
+    change_seq: u64,
     pub obs: Observer,
 }
 
@@ -138,6 +140,7 @@ impl Stack {
             rng,
             tw_next_iss: None,
             last_cookie_sent: None,
+            change_seq: 0,
             obs: Observer::default(),
         }
     }
@@ -297,9 +300,16 @@ impl Stack {
 
     /// Something that may change readiness happened to `id` (see `event_seq`).
     fn bump_events(&mut self, id: SocketId) {
+        self.change_seq = self.change_seq.wrapping_add(1);
         if let Some(s) = self.sock_mut(id) {
             s.events = s.events.wrapping_add(1);
         }
+    }
+
+    /// Moves whenever any socket's `event_seq` moves: a runtime that wakes
+    /// blocked callers only when something may have become ready compares it.
+    pub fn change_seq(&self) -> u64 {
+        self.change_seq
     }
 
     fn mark_dirty(&mut self, id: SocketId) {
@@ -321,7 +331,9 @@ impl Stack {
         let now_state = tcb.state();
         if now_state != before {
             sock.events = sock.events.wrapping_add(1);
+            self.change_seq = self.change_seq.wrapping_add(1);
         }
+        let Some(sock) = self.sock_mut(id) else { return };
         let parent = sock.parent;
         if before == State::SynReceived && now_state != State::SynReceived {
             if let Some(p) = parent {
@@ -331,6 +343,7 @@ impl Stack {
                         if now_state != State::Closed {
                             l.accept_queue.push_back(id);
                             ps.events = ps.events.wrapping_add(1);
+                            self.change_seq = self.change_seq.wrapping_add(1);
                         }
                     }
                 }

@@ -13,6 +13,16 @@ impl SocketId {
     pub fn index(self) -> usize {
         self.0 as usize
     }
+
+    /// The raw number, for a table outside the stack (the preload
+    /// library's per-process fd table); [`SocketId::from_raw`] inverts it.
+    pub fn raw(self) -> u32 {
+        self.0
+    }
+
+    pub fn from_raw(v: u32) -> SocketId {
+        SocketId(v)
+    }
 }
 
 /// Where connect() stands, as Linux's `sock->state` tracks it: the second
