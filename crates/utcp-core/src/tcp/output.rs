@@ -235,13 +235,26 @@ impl Tcb {
     /// `<SEQ=seq><ACK=ack><CTL=RST,ACK>`.
     fn emit_rst(&mut self, now: Instant, buf: &mut [u8], seq: SeqNum, ack: Option<SeqNum>, obs: &mut Observer) -> usize {
         obs.stats.rst_sent += 1;
+        // Linux (tcp_send_active_reset): an abort's RST,ACK carries the
+        // timestamp option and the current window like any segment; an
+        // RST answering a bad segment (no ACK) carries neither.
+        let (options, window) = if ack.is_some() {
+            let mut o = Options::default();
+            if self.ts_enabled {
+                o.timestamps = Some((self.ts_now(now), self.ts_recent));
+            }
+            (o, self.window_field(false))
+        } else {
+            (Options::default(), 0)
+        };
         let repr = TcpRepr {
             src_port: self.local.port(),
             dst_port: self.remote.port(),
             seq,
             ack: ack.unwrap_or_default(),
             flags: if ack.is_some() { Flags::RST | Flags::ACK } else { Flags::RST },
-            window: 0,
+            window,
+            options,
             ..TcpRepr::default()
         };
         self.write_packet(now, buf, &repr, None, obs)
