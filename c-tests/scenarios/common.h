@@ -169,3 +169,24 @@ static int t_so_error(int fd) {
     printf(" = 0 [%s]\n", v ? strerrorname_np(v) : "0");
     return v;
 }
+/* bind() without touching SO_REUSEADDR (t_bind_any sets it). */
+static int t_bind(int fd, int port) {
+    struct sockaddr_in a = sin_("0.0.0.0", port);
+    int r = bind(fd, (struct sockaddr *)&a, sizeof a), e = errno;
+    printf("bind(%s, 0.0.0.0:%d)", F(fd), port);
+    return res(r, e);
+}
+/* setsockopt with an int value, printed by name. */
+static int t_setint_(int fd, int level, int opt, const char *name, int v) {
+    int r = setsockopt(fd, level, opt, &v, sizeof v), e = errno;
+    printf("setsockopt(%s, %s, %d)", F(fd), name, v);
+    return res(r, e);
+}
+#define t_setint(fd, level, opt, v) t_setint_(fd, level, opt, #opt, v)
+/* Waits (bounded, 10 s) until the peer creates the file NAME in the
+ * working directory (tools/compare/run-one.sh runs both there): the peer
+ * says "now" without any packet. */
+static void wait_mark(const char *name) {
+    for (int i = 0; i < 500 && access(name, F_OK) != 0; i++) msleep(20);
+    printf("# %s\n", access(name, F_OK) == 0 ? name : "no mark (timeout)");
+}

@@ -222,11 +222,11 @@ class Conn:
     def acks_all(self, s):
         return s.has(ACK) and s.ack == self.snd_nxt
 
-    def synack(self, syn, mss=1460, full=True, ack=None):
+    def synack(self, syn, mss=1460, full=True, ack=None, sack=True):
         o = syn.opts
         self.ts_ok = full and "ts" in o
         self.ws_ok = full and "wscale" in o
-        opts = build_opts(mss=mss, sackok=full and o.get("sackok", False),
+        opts = build_opts(mss=mss, sackok=full and sack and o.get("sackok", False),
                           ts=(ts_now(), o["ts"][0]) if self.ts_ok else None,
                           wscale=7 if self.ws_ok else None)
         self.out(SYN | ACK, seq=self.iss, ack=ack, opts=opts)
@@ -279,6 +279,24 @@ def accept(tun, port=7000, **kw):
     c.synack(syn, **kw)
     c.expect("the third ACK", c.acks_all)
     return c
+
+
+def connect(tun, sut, port=7000, my_port=40000, iss=1000000, timeout=3.0):
+    """We open a connection to the SUT's listener (full options); returns
+    the Conn and our SYN's options (to send it again)."""
+    c = Conn(tun, sut, port, my_port, iss)
+    opts = build_opts(mss=1460, sackok=True, ts=(ts_now(), 0), wscale=7)
+    c.out(SYN, opts=opts)
+    sa = c.expect("the SYN-ACK", lambda s: s.has(SYN | ACK), timeout=timeout)
+    c.ts_ok, c.ws_ok = "ts" in sa.opts, "wscale" in sa.opts
+    c.out(ACK)
+    return c, opts
+
+
+def mark(name):
+    """Tells the SUT "now" (c-tests/scenarios/common.h wait_mark): the
+    SUT and the peer share the working directory."""
+    open(name, "w").close()
 
 
 def wait_ready(path, timeout=5.0):
@@ -476,6 +494,136 @@ def s_connect_timeout(tun, sut, tr):
     c, syn = listen(tun)
     c.expect("the retransmitted SYN", lambda s: s.has(SYN), timeout=3.0)
     c.maybe(lambda s: False, 3.5)  # whatever else comes is in the capture
+
+
+def s_simultaneous_open(tun, sut, tr):
+    c, syn = listen(tun)
+    # Our own SYN, sent as if the SUT's had not arrived yet: they crossed.
+    c.out(SYN, opts=build_opts(mss=1460, sackok=True, ts=(ts_now(), 0), wscale=7))
+    c.ts_ok, c.ws_ok = "ts" in syn.opts, "wscale" in syn.opts
+    c.expect("the SUT's SYN-ACK (SYN-RECEIVED)", lambda s: s.has(SYN | ACK))
+    # Now "we" see its SYN: our SYN-ACK (RFC 9293 Figure 8, line 5).
+    opts = build_opts(mss=1460, sackok="sackok" in syn.opts, ts=(ts_now(), c.ts_recent) if c.ts_ok else None,
+                      wscale=7 if c.ws_ok else None)
+    c.out(SYN | ACK, seq=c.iss, opts=opts)
+    c.collect(5, "hello")
+    c.peer_close()
+    c.expect_none("after the close", 0.5)
+
+
+def s_dup_syn(tun, sut, tr):
+    wait_ready(tr)
+    c, synopts = connect(tun, sut)
+    time.sleep(0.1)
+    # The old duplicate: our SYN again, same sequence number and options
+    # (its TSval is old now, so PAWS fails too).
+    c.out(SYN, seq=c.iss, opts=synopts)
+    c.expect("a challenge ACK for the old SYN", lambda s: c.acks_all(s) and not s.has(RST | SYN), timeout=1.0)
+    time.sleep(0.6)  # past Linux's per-socket challenge-ACK rate limit (500 ms)
+    c.out(SYN, seq=(c.snd_nxt + 100) % M, opts=build_opts(mss=1460, sackok=True, ts=(ts_now(), 0), wscale=7))
+    c.expect("a challenge ACK for the in-window SYN", lambda s: c.acks_all(s) and not s.has(RST | SYN), timeout=1.0)
+    c.out(PSH | ACK, b"ok")
+    c.expect("the ACK of 'ok'", lambda s: c.acks_all(s) and s.ack == c.snd_nxt)
+    c.out(FIN | ACK)
+    c.until_fin("the SUT's FIN")
+    c.out(ACK)
+    c.expect_none("after the close", 0.3)
+
+
+def s_backlog_full(tun, sut, tr):
+    wait_ready(tr)
+    done, dropped = [], []
+    for i in range(4):
+        c = Conn(tun, sut, 7000, 40000 + i, 1000000 + i * 100000)
+        c.out(SYN, opts=build_opts(mss=1460, sackok=True, ts=(ts_now(), 0), wscale=7))
+        sa = c.maybe(lambda s: s.has(SYN | ACK), 0.4)
+        if sa is None:
+            dropped.append(c)
+            continue
+        c.ts_ok, c.ws_ok = "ts" in sa.opts, "wscale" in sa.opts
+        c.out(ACK)
+        done.append(c)
+        time.sleep(0.05)
+    print(f"{len(done)} connections, {len(dropped)} SYNs unanswered", flush=True)
+    mark("peer.opened")
+    # The SUT accepts what is queued, then waits for one more.
+    end = time.monotonic() + 5
+    while "# drained" not in open(tr).read():
+        if time.monotonic() > end:
+            raise Fail("the SUT never drained its accept queue")
+        time.sleep(0.02)
+    time.sleep(0.1)
+    if dropped:
+        c = dropped[0]
+        c.out(SYN, seq=c.iss, opts=build_opts(mss=1460, sackok=True, ts=(ts_now(), 0), wscale=7))
+        sa = c.expect("the SYN-ACK to the retransmitted SYN", lambda s: s.has(SYN | ACK), timeout=1.0)
+        c.ts_ok, c.ws_ok = "ts" in sa.opts, "wscale" in sa.opts
+        c.out(ACK)
+        done.append(c)
+    # The SUT closes them in the order it accepted them; we answer each FIN.
+    for c in done:
+        c.until_fin(f"the SUT's FIN on {c.my_port}")
+    for c in done:
+        c.out(FIN | ACK)
+        c.expect(f"the ACK of our FIN on {c.my_port}", c.acks_all)
+
+
+def s_accept_after_reset(tun, sut, tr):
+    wait_ready(tr)
+    c, _ = connect(tun, sut)
+    c.out(PSH | ACK, b"hi")
+    c.expect("the ACK of 'hi'", c.acks_all)
+    time.sleep(0.05)
+    c.out(RST | ACK)
+    time.sleep(0.1)
+    mark("peer.reset")
+    c.expect_none("after the RST (the SUT accepts, reads, writes)", 1.0)
+
+
+def s_bind_timewait(tun, sut, tr):
+    wait_ready(tr)
+    c, _ = connect(tun, sut)
+    c.until_fin("the SUT's FIN")
+    c.out(ACK)
+    time.sleep(0.05)
+    c.out(FIN | ACK)
+    c.expect("the ACK of our FIN", c.acks_all)
+    c.expect_none("the SUT is in TIME-WAIT", 0.5)
+
+
+def s_fast_retransmit(tun, sut, tr):
+    c, syn = listen(tun)
+    time.sleep(0.03)  # an RTT of 30 ms: no tail loss probe before the dupacks
+    c.synack(syn, mss=1012, sack=False)
+    c.expect("the third ACK", c.acks_all)
+    data = lambda s: len(s.data) > 0
+    c.expect("segment 1", data)
+    c.out(ACK)
+    lost = c.expect("segment 2 (we lose it)", data)
+    c.rcv_nxt = lost.seq  # take() counted it: undo
+    top = (lost.seq + len(lost.data)) % M
+    for i in (3, 4, 5):
+        s = c.expect(f"segment {i}", data)
+        top = (s.seq + len(s.data)) % M
+        c.out(ACK)  # a duplicate ACK
+    t0 = time.monotonic()
+    c.expect("the fast retransmission of segment 2 (within 0.5 s)", lambda s: s.seq == lost.seq and data(s), timeout=0.5)
+    print(f"retransmitted after {time.monotonic() - t0:.3f} s", flush=True)
+    c.rcv_nxt = top
+    c.out(ACK)
+    c.peer_close()
+    c.expect_none("after the close", 0.3)
+
+
+def s_keepalive(tun, sut, tr):
+    c = accept(tun)
+    p = c.expect("the first keepalive probe", timeout=3.0)
+    c.out(ACK)
+    c.expect("the second keepalive probe", timeout=3.0)
+    c.expect("the third keepalive probe", timeout=3.0)
+    r = c.expect("the RST", lambda s: s.has(RST), timeout=3.0)
+    print(f"got {r!r}", flush=True)
+    c.expect_none("after the RST", 0.3)
 
 
 def main():

@@ -86,7 +86,9 @@ def normalize(pkts):
         if proto != 6 or len(t) < 20:
             continue
         sport, dport, seq, ack, off, fl, win = struct.unpack("!HHIIBBH", t[:16])
-        data = t[(off >> 4) * 4:]
+        # The payload length from the IP header, not from what was captured.
+        tot = struct.unpack("!H", p[2:4])[0]
+        ndata = max(0, tot - ihl - (off >> 4) * 4)
         frompeer = src == PEER
         sutport, peerport = (dport, sport) if frompeer else (sport, dport)
         if sutport not in ports:
@@ -104,8 +106,10 @@ def normalize(pkts):
         if fl & ACK:
             line += f" ack {rel(ack, other)}"
         line += f" win {'0' if win == 0 else '+'}"
-        if data:
-            line += f" len {len(data)}"
+        if ndata:
+            line += f" len {ndata}"
+        if len(p) < tot:
+            line += " TRUNCATED-CAPTURE"
         o = opts_str(t[20:(off >> 4) * 4])
         if o:
             line += " <" + ",".join(o) + ">"
@@ -123,6 +127,13 @@ def load(d):
     except OSError:
         status, err = "did not run", []
     pk.append(f"# peer script {status}" + (f": {err[-1]}" if err and status != "ok" else ""))
+    # A packet tcpdump dropped would silently shorten the list above.
+    try:
+        m = re.search(r"(\d+) packets? dropped by kernel", open(os.path.join(d, "tcpdump.err")).read())
+        if m and int(m.group(1)):
+            pk.append(f"# tcpdump dropped {m.group(1)} packets: the capture is incomplete")
+    except OSError:
+        pass
     return tr, pk
 
 

@@ -45,7 +45,16 @@ syn_retries=6
 case $scen in connect_timeout) syn_retries=1 ;; esac
 sysctl -qw net.ipv4.tcp_syn_retries=$syn_retries
 
-timeout 40 tcpdump -Z root -U -n -i peer0 -w cap.pcap ip >tcpdump.err 2>&1 &
+# --immediate-mode: without it libpcap's TPACKET_V3 ring hands packets over
+# only when a block fills or its timeout (about 1 s) passes, and the last
+# packets before the kill below (e.g. keepalive's final RST) never reached
+# the pcap ("8 packets received by filter", 7 captured). Immediate mode
+# uses a TPACKET_V2 ring of snaplen-sized frames: with the default snaplen
+# (262144) the 2 MiB buffer holds 7 frames and a burst of 5 data segments
+# plus ACKs lost packets ("7 packets dropped by kernel"). -s 4096 holds any
+# packet of peer0 (MTU 1500); report.py takes lengths from the IP header,
+# marks a truncated packet and reports tcpdump's drops.
+timeout 40 tcpdump -Z root -U --immediate-mode -s 4096 -B 8192 -n -i peer0 -w cap.pcap ip >tcpdump.err 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do grep -q "listening on" tcpdump.err && break; sleep 0.05; done
 : >transcript.txt
