@@ -115,6 +115,11 @@ impl Tcb {
             && payload.is_empty()
             && seg.seq + 1 == self.rcv_nxt
             && seg.ack == self.snd_nxt;
+        if crossed_syn_ack {
+            // Linux (tcp_data_queue): the SYN in it is a duplicate, answered
+            // at once, with a D-SACK block when SACK is on (RFC 2883).
+            self.note_duplicate(seg.seq, 1);
+        }
 
         // First, check the sequence number (the four acceptability cases).
         let wnd = self.rcv_wnd();
@@ -141,6 +146,9 @@ impl Tcb {
                     // (it is below RCV.NXT, so it lands here): ACK it and
                     // restart the 2 MSL timeout (Linux: tcp_timewait_state_process).
                     self.timers.close = Some(now + self.cfg.time_wait);
+                }
+                if !payload.is_empty() && seg.seq + payload.len() <= self.rcv_nxt {
+                    self.note_duplicate(seg.seq, payload.len());
                 }
                 self.oow_ack(now, payload.len(), obs);
                 obs.drop(now, DropReason::OutOfWindow);
@@ -264,6 +272,15 @@ impl Tcb {
                 self.ack_now = true;
             }
         }
+    }
+
+    /// The peer sent again what we hold already: ACK at once and, with
+    /// SACK, report it in a D-SACK block (RFC 2883 §4; Linux tcp_dsack_set).
+    fn note_duplicate(&mut self, seq: SeqNum, len: usize) {
+        if self.sack_enabled {
+            self.dsack = Some(SackBlock { left: seq, right: seq + len });
+        }
+        self.ack_now = true;
     }
 
     /// RST accepted (RFC 9293 §3.10.7.4 second check).

@@ -218,9 +218,10 @@ impl Tcb {
     /// tcp_current_mss; RFC 9293 §3.7.1, RFC 2018 §3).
     fn payload_room(&self, buf_len: usize) -> usize {
         let mut opts = if self.ts_enabled { super::tcb::TS_OPTION_LEN } else { 0 };
-        if self.sack_enabled && self.recv_buf.has_ooo() {
+        if self.sack_enabled && (self.recv_buf.has_ooo() || self.dsack.is_some()) {
             let room = if self.ts_enabled { 3 } else { 4 };
-            opts += 4 + 8 * self.recv_buf.ooo_ranges().take(room).count();
+            let blocks = self.recv_buf.ooo_ranges().count() + self.dsack.is_some() as usize;
+            opts += 4 + 8 * blocks.min(room);
         }
         buf_len.saturating_sub(ipv4::HEADER_LEN + crate::wire::tcp::HEADER_LEN + opts)
     }
@@ -283,10 +284,15 @@ impl Tcb {
             if self.ts_enabled {
                 options.timestamps = Some((self.ts_now(now), self.ts_recent));
             }
-            if self.sack_enabled && flags.ack() && self.recv_buf.has_ooo() {
+            if self.sack_enabled && flags.ack() && (self.recv_buf.has_ooo() || self.dsack.is_some()) {
                 let mut blocks = [SackBlock::default(); crate::wire::tcp::MAX_SACK_BLOCKS];
                 let mut n = 0;
-                for (start, end) in self.recv_buf.ooo_ranges().take(blocks.len()) {
+                // RFC 2883 §4: a D-SACK block, reporting a duplicate, goes first.
+                if let Some(d) = self.dsack.take() {
+                    blocks[0] = d;
+                    n = 1;
+                }
+                for (start, end) in self.recv_buf.ooo_ranges().take(blocks.len() - n) {
                     blocks[n] = SackBlock { left: self.rcv_nxt + start, right: self.rcv_nxt + end };
                     n += 1;
                 }

@@ -123,6 +123,8 @@ pub struct Tcb {
     pub(super) ts_offset: u32,
     pub(super) sack_enabled: bool,
     pub(super) last_ack_sent: SeqNum,
+    /// A duplicate the peer sent, reported once as a D-SACK block (RFC 2883).
+    pub(super) dsack: Option<SackBlock>,
     /// The peer's SACK blocks above SND.UNA, sorted, merged.
     pub(super) scoreboard: Vec<SackBlock>,
 
@@ -220,6 +222,7 @@ impl Tcb {
             ts_offset,
             sack_enabled: false,
             last_ack_sent: SeqNum(0),
+            dsack: None,
             scoreboard: Vec::new(),
             rtt: RttEstimator::new(cfg.rto),
             rtt_probe: None,
