@@ -12,7 +12,8 @@ its first segment); PSH is dropped; the window is only "0" or "+"; the
 options are listed by name (TS and SACK values dropped; MSS and window
 scale kept). Times, addresses, TTL and IP ids are dropped.
 """
-import difflib, os, re, struct, sys
+import difflib
+import subprocess, os, re, struct, sys
 
 PEER = "198.18.1.2"
 FIN, SYN, RST, PSH, ACK = 1, 2, 4, 8, 16
@@ -127,6 +128,7 @@ def load(d):
     except OSError:
         status, err = "did not run", []
     pk.append(f"# peer script {status}" + (f": {err[-1]}" if err and status != "ok" else ""))
+    st = sut_states(os.path.join(d, "cap.pcap"))
     # A packet tcpdump dropped would silently shorten the list above.
     try:
         m = re.search(r"(\d+) packets? dropped by kernel", open(os.path.join(d, "tcpdump.err")).read())
@@ -134,7 +136,30 @@ def load(d):
             pk.append(f"# tcpdump dropped {m.group(1)} packets: the capture is incomplete")
     except OSError:
         pass
-    return tr, pk
+    return tr, pk, st
+
+
+# The scripted peer's address: every other endpoint in a capture is the SUT.
+PEER_ADDR = "198.18.1.2"
+# The `utcp` command, built beside libutcp.so.
+UTCP = os.environ.get("UTCP_CLI") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "target", "release", "utcp")
+
+
+def sut_states(pcap):
+    """The SUT's TCP states per connection, inferred from the capture by
+    `utcp trace --states` (the same inference draws the ladder diagrams)."""
+    if not os.path.exists(pcap):
+        return ["# no capture"]
+    try:
+        out = subprocess.run([UTCP, "trace", "--states", pcap], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return [f"# utcp trace failed: {e}"]
+    lines = []
+    for l in out.stdout.splitlines():
+        addr, _, states = l.partition(" ")
+        if not addr.startswith(PEER_ADDR + ":"):
+            lines.append(states)
+    return lines or ["# no TCP connection"]
 
 
 def load_allowed(path):
@@ -149,8 +174,8 @@ def load_allowed(path):
         if len(parts) == 3 and " | " in parts[2]:
             parts = parts[:2] + parts[2].rsplit(" | ", 1)
         parts = [x.strip() for x in parts]
-        if len(parts) != 4 or parts[1] not in ("transcript", "packets"):
-            sys.exit(f"{path}:{n}: expected 'scenario | transcript|packets | regex | reason'")
+        if len(parts) != 4 or parts[1] not in ("transcript", "packets", "states"):
+            sys.exit(f"{path}:{n}: expected 'scenario | transcript|packets|states | regex | reason'")
         m = re.fullmatch(r"s/(.*)/(.*)/", parts[2])
         if m:  # a rewrite applied to both sides before diffing
             rules.append((parts[0], parts[1], ("s", re.compile(m.group(1)), m.group(2)), parts[3]))
@@ -179,7 +204,7 @@ def main():
         k = load(os.path.join(work, sc, "kernel"))
         u = load(os.path.join(work, sc, "utcp"))
         cells, verdicts = [], []
-        for idx, kind in ((0, "transcript"), (1, "packets")):
+        for idx, kind in ((0, "transcript"), (1, "packets"), (2, "states")):
             for side, v in (("kernel", k), ("utcp", u)):
                 open(os.path.join(work, sc, f"{side}.{kind}"), "w").write("\n".join(v[idx]) + "\n")
             d = diff(k[idx], u[idx])
@@ -209,14 +234,15 @@ def main():
                 cells.append(f"allowed ({len(d)} lines)")
         verdict = "DIFF" if verdicts else ("allowed" if any(c.startswith("allowed") for c in cells) else "same")
         bad += verdict == "DIFF"
-        rows.append((sc, cells[0], cells[1], verdict))
+        rows.append((sc, cells[0], cells[1], cells[2], verdict))
     w = max(len(r[0]) for r in rows + [("scenario",)])
     w1 = max(len(r[1]) for r in rows + [("x", "transcript")])
     w2 = max(len(r[2]) for r in rows + [("x", "x", "packets")])
-    print(f"{'scenario':<{w}} | {'transcript':<{w1}} | {'packets':<{w2}} | verdict")
-    print(f"{'-' * w}-+-{'-' * w1}-+-{'-' * w2}-+--------")
+    w3 = max(len(r[3]) for r in rows + [("x", "x", "x", "states")])
+    print(f"{'scenario':<{w}} | {'transcript':<{w1}} | {'packets':<{w2}} | {'states':<{w3}} | verdict")
+    print(f"{'-' * w}-+-{'-' * w1}-+-{'-' * w2}-+-{'-' * w3}-+--------")
     for r in rows:
-        print(f"{r[0]:<{w}} | {r[1]:<{w1}} | {r[2]:<{w2}} | {r[3]}")
+        print(f"{r[0]:<{w}} | {r[1]:<{w1}} | {r[2]:<{w2}} | {r[3]:<{w3}} | {r[4]}")
     if details and os.environ.get("COMPARE_QUIET") != "1":
         print()
         for sc, kind, a, b, d, un in details:
@@ -230,7 +256,7 @@ def main():
             r = rules[i]
             print(f"  {r[0]} | {r[1]} | {r[3]}")
     print(f"\n{len(rows) - bad} of {len(rows)} scenarios match (same or allowed); {bad} differ.")
-    print(f"full outputs: {work}/SCENARIO/{{kernel,utcp}}.{{transcript,packets}}")
+    print(f"full outputs: {work}/SCENARIO/{{kernel,utcp}}.{{transcript,packets,states}}")
     return 1 if bad else 0
 
 

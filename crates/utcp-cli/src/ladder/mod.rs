@@ -175,10 +175,12 @@ Reads classic pcap: what UTCP_PCAP writes (raw IP), and tcpdump's
 Ethernet, Linux cooked (any) and SLL2 captures. Not pcapng.
 
   --svg OUT.svg   write the diagram as SVG
-  --text          print the text diagram (the default without --svg)";
+  --text          print the text diagram (the default without --svg)
+  --states        print each endpoint's inferred states, one line each:
+                  ADDR:PORT STATE STATE ... (for scripts/compare)";
 
 pub fn main(args: &[String]) -> u8 {
-    let (mut file, mut svg_out, mut text) = (None, None, false);
+    let (mut file, mut svg_out, mut text, mut states) = (None, None, false, false);
     let mut i = 0;
     while i < args.len() {
         match args[i].as_str() {
@@ -187,6 +189,7 @@ pub fn main(args: &[String]) -> u8 {
                 return 0;
             }
             "--text" => text = true,
+            "--states" => states = true,
             "--svg" => {
                 i += 1;
                 match args.get(i) {
@@ -238,7 +241,10 @@ pub fn main(args: &[String]) -> u8 {
         );
         return 1;
     }
-    if text || svg_out.is_none() {
+    if states {
+        print!("{}", state_lines(&ladders));
+    }
+    if text || (svg_out.is_none() && !states) {
         print!("{}", text::render(&ladders));
     }
     if let Some(out) = svg_out {
@@ -248,6 +254,24 @@ pub fn main(args: &[String]) -> u8 {
         }
     }
     0
+}
+
+/// Each endpoint's states, in order, one line per endpoint and connection.
+pub fn state_lines(ladders: &[Ladder]) -> String {
+    let mut out = String::new();
+    for l in ladders {
+        let mut left = vec![l.initial.0];
+        let mut right = vec![l.initial.1];
+        for a in &l.arrows {
+            left.extend(&a.left_states);
+            right.extend(&a.right_states);
+        }
+        for (addr, states) in [(l.left, left), (l.right, right)] {
+            let names: Vec<&str> = states.iter().map(|s| s.name()).collect();
+            out += &format!("{addr} {}\n", names.join(" "));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
