@@ -134,19 +134,7 @@ pub const EDGES: &[(State, State, &str, Source, Option<&str>)] = &[
 /// Edges as (from, to).
 pub type Edges = HashSet<(State, State)>;
 
-const ALL: [State; 11] = [
-    Closed,
-    Listen,
-    SynSent,
-    SynReceived,
-    Established,
-    FinWait1,
-    FinWait2,
-    CloseWait,
-    Closing,
-    LastAck,
-    TimeWait,
-];
+const ALL: [State; 11] = State::ALL;
 
 fn by_name(name: &str) -> Option<State> {
     ALL.into_iter().find(|s| s.name() == name)

@@ -18,6 +18,21 @@ pub enum State {
 }
 
 impl State {
+    /// Every state, in the order RFC 9293 §3.3.2 lists them.
+    pub const ALL: [State; 11] = [
+        State::Closed,
+        State::Listen,
+        State::SynSent,
+        State::SynReceived,
+        State::Established,
+        State::FinWait1,
+        State::FinWait2,
+        State::CloseWait,
+        State::Closing,
+        State::LastAck,
+        State::TimeWait,
+    ];
+
     /// The RFC's spelling, as tcpdump users and the textbooks write it.
     pub fn name(self) -> &'static str {
         match self {
