@@ -68,15 +68,10 @@ hook! {
     fn pselect(nfds: c_int, r: *mut fd_set, w: *mut fd_set, e: *mut fd_set, ts: *const timespec, mask: *const sigset_t) -> c_int; |real| {
         // SAFETY: the caller's fd_sets of nfds bits.
         let Some((n, mut sets)) = (unsafe { select_sets(nfds, r, w, e) }) else { return real()(nfds, r, w, e, ts, mask) };
-        let mut timeout = if ts.is_null() {
-            None
-        } else {
-            // SAFETY: a non-null timespec from the caller.
-            let t = unsafe { *ts };
-            if t.tv_sec < 0 || !(0..1_000_000_000).contains(&t.tv_nsec) {
-                return ret::<()>(Err(libc::EINVAL), |_| 0);
-            }
-            Some(Duration::new(t.tv_sec as u64, t.tv_nsec as u32))
+        // SAFETY: null or the caller's timespec.
+        let mut timeout = match unsafe { super::read_timespec(ts) } {
+            Ok(t) => t,
+            Err(e) => return ret::<()>(Err(e), |_| 0),
         };
         // SAFETY: null or the caller's sigset, applied atomically with the wait.
         let mask = unsafe { mask.as_ref() };
@@ -135,15 +130,10 @@ hook! {
         if !epoll::has_table(epfd) || evs.is_null() || maxevents <= 0 || maxevents > EP_MAX_EVENTS {
             return real()(epfd, evs, maxevents, ts, mask);
         }
-        let t = if ts.is_null() {
-            None
-        } else {
-            // SAFETY: a non-null timespec from the caller.
-            let t = unsafe { *ts };
-            if t.tv_sec < 0 || !(0..1_000_000_000).contains(&t.tv_nsec) {
-                return ret::<()>(Err(libc::EINVAL), |_| 0);
-            }
-            Some(Duration::new(t.tv_sec as u64, t.tv_nsec as u32))
+        // SAFETY: null or the caller's timespec.
+        let t = match unsafe { super::read_timespec(ts) } {
+            Ok(t) => t,
+            Err(e) => return ret::<()>(Err(e), |_| 0),
         };
         // SAFETY: the caller's array of maxevents entries.
         let out = unsafe { core::slice::from_raw_parts_mut(evs, maxevents as usize) };

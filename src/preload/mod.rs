@@ -47,6 +47,24 @@ fn ret<T>(r: Result<T, c_int>, ok: impl FnOnce(T) -> c_int) -> c_int {
     }
 }
 
+/// A caller's timespec as a timeout: None for null (wait forever), EINVAL
+/// for a negative or unnormalized value, as the kernel's ppoll, pselect6
+/// and epoll_pwait2 answer.
+///
+/// # Safety
+/// `ts` must be null or point to a readable timespec.
+unsafe fn read_timespec(ts: *const libc::timespec) -> Result<Option<core::time::Duration>, c_int> {
+    if ts.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: non-null, per the contract.
+    let t = unsafe { *ts };
+    if t.tv_sec < 0 || !(0..1_000_000_000).contains(&t.tv_nsec) {
+        return Err(libc::EINVAL);
+    }
+    Ok(Some(core::time::Duration::new(t.tv_sec as u64, t.tv_nsec as u32)))
+}
+
 fn ret_size(r: Result<usize, c_int>) -> libc::ssize_t {
     match r {
         Ok(v) => v as libc::ssize_t,

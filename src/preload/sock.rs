@@ -145,12 +145,11 @@ hook! {
     fn ppoll(fds: *mut pollfd, nfds: nfds_t, tmo: *const libc::timespec, mask: *const libc::sigset_t) -> c_int; |real| {
         // SAFETY: the caller's array of nfds entries.
         let Some(set) = (unsafe { poll_set(fds, nfds) }) else { return real()(fds, nfds, tmo, mask) };
-        let timeout = if tmo.is_null() {
-            -1
-        } else {
-            // SAFETY: a non-null timespec from the caller.
-            let t = unsafe { *tmo };
-            (t.tv_sec * 1000 + (t.tv_nsec + 999_999) / 1_000_000).min(i32::MAX as i64) as c_int
+        // SAFETY: null or the caller's timespec.
+        let timeout = match unsafe { super::read_timespec(tmo) } {
+            Ok(None) => -1,
+            Ok(Some(d)) => d.as_micros().div_ceil(1000).min(i32::MAX as u128) as c_int,
+            Err(e) => return ret::<()>(Err(e), |_| 0),
         };
         // The mask is applied around the wait (not atomically with it, a
         // documented limit for utcp sockets in ppoll).
