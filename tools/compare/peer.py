@@ -12,6 +12,7 @@ Prints "ready" when the TUN is open; exits 0 when the script ran to its
 end, 1 (with the failed step on stderr) otherwise.
 """
 import fcntl, os, select, struct, sys, time
+from tcpopts import walk
 
 ME = "198.18.1.2"
 TUNSETIFF, IFF_TUN, IFF_NO_PI = 0x400454CA, 0x0001, 0x1000
@@ -60,29 +61,16 @@ class Seg:
 
 
 def parse_opts(b):
-    o, i = {}, 0
-    while i < len(b):
-        k = b[i]
-        if k == 0:
-            break
-        if k == 1:
-            i += 1
-            continue
-        if i + 1 >= len(b):
-            break
-        ln = b[i + 1]
-        if ln < 2:
-            break
-        v = b[i + 2 : i + ln]
-        if k == 2 and ln == 4:
+    o = {}
+    for k, v in walk(b):
+        if k == 2 and len(v) == 2:
             o["mss"] = struct.unpack("!H", v)[0]
-        elif k == 3 and ln == 3:
+        elif k == 3 and len(v) == 1:
             o["wscale"] = v[0]
         elif k == 4:
             o["sackok"] = True
-        elif k == 8 and ln == 10:
+        elif k == 8 and len(v) == 8:
             o["ts"] = struct.unpack("!II", v)
-        i += ln
     return o
 
 

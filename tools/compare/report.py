@@ -14,6 +14,7 @@ scale kept). Times, addresses, TTL and IP ids are dropped.
 """
 import difflib
 import subprocess, os, re, struct, sys
+from tcpopts import walk
 
 PEER = "198.18.1.2"
 FIN, SYN, RST, PSH, ACK = 1, 2, 4, 8, 16
@@ -43,20 +44,11 @@ def read_pcap(path):
 
 
 def opts_str(b):
-    out, i = [], 0
-    while i < len(b):
-        k = b[i]
-        if k == 0:
-            break
-        if k == 1:
-            i += 1
-            continue
-        if i + 1 >= len(b) or b[i + 1] < 2:
+    out = []
+    for k, v in walk(b):
+        if k is None:
             out.append("bad")
-            break
-        ln = b[i + 1]
-        v = b[i + 2:i + ln]
-        if k == 2:
+        elif k == 2:
             out.append("mss %d" % struct.unpack("!H", v)[0])
         elif k == 3:
             out.append("wscale %d" % v[0])
@@ -68,7 +60,6 @@ def opts_str(b):
             out.append("TS" if struct.unpack("!I", v[4:8])[0] else "TS ecr0")
         else:
             out.append("opt%d" % k)
-        i += ln
     return out
 
 
