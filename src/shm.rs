@@ -20,13 +20,13 @@
 //!   per-process data (threads, std internals, the configuration) stays
 //!   private and is copied by fork as usual. `dealloc` and `realloc` go by
 //!   address, so a block always returns where it came from.
-//! - [`FutexLock`]: a mutex whose futex calls do NOT use
-//!   FUTEX_PRIVATE_FLAG, so it works between processes sharing the page.
-//!   std's Mutex is process-private and guards no shared data here.
+//! - [`SharedMutex`]: a process-shared robust pthread mutex, so a process
+//!   that dies holding it (SIGKILL, exit_group in the middle of a call)
+//!   does not freeze the others.
 //!
-//! Limits: a process killed while holding the lock (SIGKILL in the middle
-//! of a call) leaves it held and freezes the others; memory freed to a
-//! size class is reused by that class only.
+//! Limits: a process killed in the middle of changing shared data leaves
+//! it half changed (the next holder is told, and logs it); memory freed to
+//! a size class is reused by that class only.
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::cell::Cell;
@@ -39,19 +39,15 @@ const MIN_SHIFT: u32 = 4;
 const CLASSES: usize = 40;
 const PAGE: usize = 4096;
 
-/// A process-shared futex mutex (Drepper's "mutex2": 0 free, 1 locked,
-/// 2 locked with waiters), with the holder's thread id beside it: a waiter
-/// that finds the holder dead (killed in the middle of a call) takes the
-/// lock over instead of freezing every process.
-#[repr(C)]
+/// A small futex mutex (Drepper's "mutex2": 0 free, 1 locked, 2 locked
+/// with waiters) for process-private data: a forked child resets it.
 pub struct FutexLock {
     word: AtomicU32,
-    owner: AtomicU32,
 }
 
 fn futex(word: &AtomicU32, op: libc::c_int, val: u32, timeout: *const libc::timespec) -> libc::c_long {
     // SAFETY: futex on a valid, aligned u32 word; no private flag, so the
-    // kernel keys it by the shared page and works across processes.
+    // kernel keys a shared page's word by the page and works across processes.
     unsafe { libc::syscall(libc::SYS_futex, word.as_ptr(), op, val, timeout, core::ptr::null::<u32>(), 0) }
 }
 
@@ -72,75 +68,32 @@ pub fn futex_wake_all(word: &AtomicU32) {
     futex(word, libc::FUTEX_WAKE, i32::MAX as u32, core::ptr::null());
 }
 
-fn gettid() -> u32 {
-    // SAFETY: gettid takes no arguments.
-    unsafe { libc::syscall(libc::SYS_gettid) as u32 }
-}
-
-/// Does thread `tid` still exist? (EPERM: it does.)
-fn thread_alive(tid: u32) -> bool {
-    // SAFETY: signal 0 only checks for existence.
-    let r = unsafe { libc::kill(tid as libc::pid_t, 0) };
-    r == 0 || crate::sys::errno() != libc::ESRCH
-}
-
 impl FutexLock {
     pub const fn new() -> Self {
-        FutexLock { word: AtomicU32::new(0), owner: AtomicU32::new(0) }
+        FutexLock { word: AtomicU32::new(0) }
     }
 
     pub fn lock(&self) {
-        self.acquire();
-        self.owner.store(gettid(), Ordering::Relaxed);
-    }
-
-    fn acquire(&self) {
         let mut c = match self.word.compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed) {
             Ok(_) => return,
             Err(c) => c,
         };
-        // A short spin first: the lock is held for microseconds.
-        for _ in 0..100 {
-            core::hint::spin_loop();
-            if c == 0 {
-                match self.word.compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed) {
-                    Ok(_) => return,
-                    Err(x) => c = x,
-                }
-            } else {
-                c = self.word.load(Ordering::Relaxed);
-            }
-        }
         if c != 2 {
             c = self.word.swap(2, Ordering::Acquire);
         }
-        let mut waited = 0u32;
         while c != 0 {
-            // A timeout, so that a wakeup lost to a holder that died
-            // between its release and its wake costs 100 ms, not forever.
-            futex_wait(&self.word, 2, Some(core::time::Duration::from_millis(100)));
+            futex_wait(&self.word, 2, None);
             c = self.word.swap(2, Ordering::Acquire);
-            waited += 1;
-            if c != 0 && waited.is_multiple_of(10) {
-                let o = self.owner.load(Ordering::Relaxed);
-                if o != 0 && !thread_alive(o) {
-                    // The holder died: the lock is ours now (word is 2).
-                    crate::sys::log("utcp: a process died holding the shared lock; taking it over\n");
-                    return;
-                }
-            }
         }
     }
 
-    /// Forget any holder (a forked child, for a private lock that a
-    /// thread which does not exist there held).
+    /// Forget any holder (in a forked child, where the thread that held it
+    /// does not exist).
     pub fn reset(&self) {
-        self.owner.store(0, Ordering::Relaxed);
         self.word.store(0, Ordering::Release);
     }
 
     pub fn unlock(&self) {
-        self.owner.store(0, Ordering::Relaxed);
         if self.word.fetch_sub(1, Ordering::Release) != 1 {
             self.word.store(0, Ordering::Release);
             futex(&self.word, libc::FUTEX_WAKE, 1, core::ptr::null());
@@ -148,9 +101,63 @@ impl FutexLock {
     }
 }
 
+/// The lock of data shared between processes: a process-shared, robust
+/// pthread mutex. Robust because a process can die holding it (exit_group
+/// kills its other threads wherever they are, SIGKILL, exec): the kernel
+/// walks each dying thread's robust list, marks the mutex owner-dead and
+/// wakes a waiter, which gets EOWNERDEAD and takes it over. A hand-made
+/// futex lock cannot close the window between taking the word and
+/// recording its owner; glibc and the kernel do (`list_op_pending`).
+///
+/// It must be initialised in place (`init`) at its final address in the
+/// shared mapping; fork keeps the address.
+#[repr(C)]
+pub struct SharedMutex(core::cell::UnsafeCell<libc::pthread_mutex_t>);
+
+// SAFETY: a pthread mutex is made to be used from many threads (and, being
+// process-shared, many processes); only its address is shared.
+unsafe impl Sync for SharedMutex {}
+
+impl SharedMutex {
+    /// Unusable until `init` runs at the final address.
+    pub const fn new() -> Self {
+        SharedMutex(core::cell::UnsafeCell::new(libc::PTHREAD_MUTEX_INITIALIZER))
+    }
+
+    pub fn init(&self) {
+        // SAFETY: a local attribute object, initialised, used, destroyed;
+        // the mutex is not in use yet (it was just made, at this address).
+        unsafe {
+            let mut a: libc::pthread_mutexattr_t = core::mem::zeroed();
+            libc::pthread_mutexattr_init(&mut a);
+            libc::pthread_mutexattr_setpshared(&mut a, libc::PTHREAD_PROCESS_SHARED);
+            libc::pthread_mutexattr_setrobust(&mut a, libc::PTHREAD_MUTEX_ROBUST);
+            libc::pthread_mutex_init(self.0.get(), &a);
+            libc::pthread_mutexattr_destroy(&mut a);
+        }
+    }
+
+    pub fn lock(&self) {
+        // SAFETY: an initialised mutex at a stable address.
+        let r = unsafe { libc::pthread_mutex_lock(self.0.get()) };
+        if r == libc::EOWNERDEAD {
+            // The holder died; what it was changing may be half done, but
+            // freezing every other process of the program would be worse.
+            crate::sys::log("utcp: a thread died holding the shared lock; taking it over\n");
+            // SAFETY: we hold the mutex (EOWNERDEAD returns it locked).
+            unsafe { libc::pthread_mutex_consistent(self.0.get()) };
+        }
+    }
+
+    pub fn unlock(&self) {
+        // SAFETY: called by the holder only.
+        unsafe { libc::pthread_mutex_unlock(self.0.get()) };
+    }
+}
+
 #[repr(C)]
 struct Header {
-    lock: FutexLock,
+    lock: SharedMutex,
     /// Offset of the first never-used byte.
     bump: usize,
     /// Offset of the first free block of each class (0: none).
@@ -183,7 +190,10 @@ pub fn init() -> Result<(), String> {
     }
     let base = p as usize;
     // SAFETY: the header sits at the start of the fresh (zeroed) mapping.
-    unsafe { (*(base as *mut Header)).bump = PAGE };
+    unsafe {
+        (*(base as *mut Header)).bump = PAGE;
+        (*(base as *const Header)).lock.init();
+    }
     BASE.store(base, Ordering::Release);
     Ok(())
 }

@@ -11,7 +11,7 @@
 //! # fork
 //!
 //! - Shared by every process of the tree, in the arena of `shm.rs` (same
-//!   address everywhere): [`Shared`], i.e. the process-shared futex lock,
+//!   address everywhere): [`Shared`], i.e. the process-shared robust lock,
 //!   the flush generation counter, the next timer, and the [`State`]
 //!   (stack, per-socket options and holders, epoll tables keyed by pid).
 //!   Allocations made under the lock land in the arena.
@@ -54,7 +54,7 @@ pub mod tcp_info;
 pub mod tun;
 
 use crate::fd::FdTable;
-use crate::shm::{self, FutexLock};
+use crate::shm::{self, FutexLock, SharedMutex};
 use crate::sys;
 use config::{Config, LogLevel};
 use core::cell::UnsafeCell;
@@ -81,7 +81,7 @@ pub struct Runtime {
 
 /// What the processes of a program tree share, in the arena (`shm.rs`).
 pub struct Shared {
-    lock: FutexLock,
+    lock: SharedMutex,
     /// Bumped by every flush; the waker threads of other processes sleep
     /// on it (FUTEX_WAIT) and wake their own blocked callers.
     gen: AtomicU32,
@@ -199,7 +199,7 @@ fn start_inner() -> Result<Runtime, String> {
             None => None,
         };
         Ok(Box::leak(Box::new(Shared {
-            lock: FutexLock::new(),
+            lock: SharedMutex::new(),
             gen: AtomicU32::new(0),
             deadline: AtomicU64::new(u64::MAX),
             nprocs: AtomicU32::new(1),
@@ -214,11 +214,12 @@ fn start_inner() -> Result<Runtime, String> {
             }),
         })))
     })?;
+    shared.lock.init();
     if cfg.log >= LogLevel::Info {
         sys::log(&format!("utcp: {} up: utcp {} <-> kernel {}/{} mtu {}\n", tun.name, tun.addr, tun.peer, tun.prefix, tun.mtu));
     }
     let rt = Runtime { shared, cfg, tun_fd: tun.fd, wake_fd: AtomicI32::new(wake_fd), epoch: std::time::Instant::now() };
-    start_threads()?;
+    start_threads(0)?;
     // SAFETY: registering plain extern "C" functions.
     unsafe {
         libc::atexit(at_exit);
@@ -228,8 +229,12 @@ fn start_inner() -> Result<Runtime, String> {
 }
 
 /// This process's stack thread and waker thread. They wait for the
-/// runtime to be initialised (`get`), then run forever.
-fn start_threads() -> Result<(), String> {
+/// runtime to be initialised (`get`), then run forever. `gen_seen` is the
+/// flush generation the caller's state reflects: the waker must start
+/// from it, not from whatever it finds when it first runs (a flush in
+/// between, say another process delivering data to a socket our caller
+/// is about to block on, would be missed and the caller never woken).
+fn start_threads(gen_seen: u32) -> Result<(), String> {
     // The threads block every signal (they inherit the mask they are
     // created with), so process-directed signals such as SIGALRM reach
     // the program's own threads, as they would without utcp.
@@ -245,9 +250,9 @@ fn start_threads() -> Result<(), String> {
             rt.thread_main()
         }
     });
-    let b = std::thread::Builder::new().name("utcp-waker".into()).spawn(|| {
+    let b = std::thread::Builder::new().name("utcp-waker".into()).spawn(move || {
         if let Ok(rt) = get() {
-            rt.waker_main()
+            rt.waker_main(gen_seen)
         }
     });
     // SAFETY: restoring the caller's mask saved above.
@@ -427,9 +432,8 @@ impl Runtime {
     /// The waker thread: sleeps on the shared generation counter and, when
     /// another process changed the stack, wakes this process's blocked
     /// callers and (for an earlier timer) its stack thread.
-    fn waker_main(&self) {
+    fn waker_main(&self, mut seen: u32) {
         let sh = self.shared;
-        let mut seen = sh.gen.load(Ordering::Acquire);
         loop {
             shm::futex_wait(&sh.gen, seen, None);
             let g = sh.gen.load(Ordering::Acquire);
@@ -721,15 +725,17 @@ extern "C" fn fork_child() {
         let _ = sys::close(old);
     }
     THREAD_DEADLINE.store(u64::MAX, Ordering::Relaxed);
-    {
+    LOCAL_GEN.store(0, Ordering::Relaxed);
+    let gen_seen = {
         let mut st = rt.lock();
         let token = FORK_TOKEN.load(Ordering::Relaxed);
         st.fds.fork_claim(token, me);
         st.procs.push(me);
         let n = st.procs.len();
         rt.shared.nprocs.store(n as u32, Ordering::Relaxed);
-    }
-    if let Err(e) = start_threads() {
+        rt.shared.gen.load(Ordering::Acquire)
+    };
+    if let Err(e) = start_threads(gen_seen) {
         sys::log(&format!("{e}\n"));
     }
 }
