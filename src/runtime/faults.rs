@@ -23,12 +23,16 @@ use utcp_core::Instant;
 pub struct Injector {
     faults: Faults,
     trace: bool,
+    /// Trace lines about outbound packets, printed by [`report`] after the
+    /// stack's own lines for the same packets (which a flush reports only
+    /// once they are sent), so a loss reads after the packet it hit.
+    out_notes: String,
 }
 
 impl Injector {
     /// None without `UTCP_FAULTS`: the hooks then cost one branch.
     pub fn new(cfg: &Config) -> Option<Injector> {
-        cfg.faults.as_ref().map(|spec| Injector { faults: Faults::new(spec), trace: cfg.trace })
+        cfg.faults.as_ref().map(|spec| Injector { faults: Faults::new(spec), trace: cfg.trace, out_notes: String::new() })
     }
 }
 
@@ -39,7 +43,11 @@ pub fn receive(st: &mut State, now: Instant, pkt: &[u8]) {
     match faults.as_mut().and_then(|f| f.faults.inbound.as_mut().map(|l| (l, f.trace))) {
         None => stack.receive(now, pkt),
         Some((link, trace)) => {
-            send(link, now, pkt, trace, "IN ");
+            // Printed at once: it comes before the stack's lines about
+            // the packets that did get through.
+            if let Some(note) = send(link, now, pkt, trace, "IN ") {
+                sys::log(&note);
+            }
             while let Some(p) = link.pop_due(now) {
                 stack.receive(now, &p);
                 link.recycle(p);
@@ -51,10 +59,12 @@ pub fn receive(st: &mut State, now: Instant, pkt: &[u8]) {
 /// A packet the stack sends: `write` puts it on the device, now or (for
 /// a held packet) from a later [`release`].
 pub fn transmit(inj: &mut Option<Injector>, now: Instant, pkt: &[u8], mut write: impl FnMut(&[u8])) {
-    match inj.as_mut().and_then(|f| f.faults.outbound.as_mut().map(|l| (l, f.trace))) {
+    match inj.as_mut().and_then(|f| f.faults.outbound.as_mut().map(|l| (l, f.trace, &mut f.out_notes))) {
         None => write(pkt),
-        Some((link, trace)) => {
-            send(link, now, pkt, trace, "OUT");
+        Some((link, trace, notes)) => {
+            if let Some(note) = send(link, now, pkt, trace, "OUT") {
+                notes.push_str(&note);
+            }
             while let Some(p) = link.pop_due(now) {
                 write(&p);
                 link.recycle(p);
@@ -86,6 +96,17 @@ pub fn release(st: &mut State, now: Instant, mut write: impl FnMut(&[u8])) -> bo
     received
 }
 
+/// Print the trace lines about outbound packets (after the flush that
+/// sent them reported the stack's events).
+pub fn report(st: &mut State) {
+    if let Some(inj) = &mut st.faults {
+        if !inj.out_notes.is_empty() {
+            sys::log(&inj.out_notes);
+            inj.out_notes.clear();
+        }
+    }
+}
+
 /// When the stack thread must next wake: the stack's timer or the
 /// earliest held packet, whichever comes first.
 pub fn poll_at(st: &State) -> Option<Instant> {
@@ -96,29 +117,35 @@ pub fn poll_at(st: &State) -> Option<Instant> {
     }
 }
 
-/// At exit, with `UTCP_LOG=info` or more: the stack's retransmission
-/// counters (what a loss experiment reads) and the faults injected.
+/// At exit, with `UTCP_LOG=info` or more: the stack's retransmission and
+/// drop counters (what a loss experiment reads) and the faults injected.
 pub fn exit_report(st: &State, cfg: &Config) {
     if cfg.log < LogLevel::Info {
         return;
     }
     let s = st.stack.stats();
+    let drops: String = s.nonzero_drops().map(|(name, n)| format!(" {name} {n}")).collect();
     sys::log(&format!(
-        "utcp: exit: packets in {} out {} retransmits {} fast_retransmits {} rto_expirations {}\n",
-        s.packets_in, s.packets_out, s.retransmits, s.fast_retransmits, s.rto_expirations
+        "utcp: exit: packets in {} out {} retransmits {} fast_retransmits {} rto_expirations {} drops:{}\n",
+        s.packets_in,
+        s.packets_out,
+        s.retransmits,
+        s.fast_retransmits,
+        s.rto_expirations,
+        if drops.is_empty() { " none" } else { &drops }
     ));
     if let Some(f) = &st.faults {
         sys::log(&format!("utcp: faults {}\n", f.faults.summary()));
     }
 }
 
-/// Put a packet on a link; with tracing, say what the link did to it, in
-/// the trace's own packet format, so a lost segment can be matched with
-/// its retransmission further down.
-fn send(link: &mut Link, now: Instant, pkt: &[u8], trace: bool, dir: &str) {
+/// Put a packet on a link; with tracing, the line that says what the link
+/// did to it, in the trace's own packet format, so a lost segment can be
+/// matched with its retransmission further down.
+fn send(link: &mut Link, now: Instant, pkt: &[u8], trace: bool, dir: &str) -> Option<String> {
     if !trace {
         link.send(now, pkt);
-        return;
+        return None;
     }
     let before: LinkStats = *link.stats();
     link.send(now, pkt);
@@ -135,9 +162,9 @@ fn send(link: &mut Link, now: Instant, pkt: &[u8], trace: bool, dir: &str) {
         "held back"
     } else {
         // Plain delay happens to every packet: not worth a line each.
-        return;
+        return None;
     };
-    sys::log(&format!("utcp: {now} fault {dir} {what}: {}\n", format_packet(pkt)));
+    Some(format!("utcp: {now} fault {dir} {what}: {}\n", format_packet(pkt)))
 }
 
 #[cfg(test)]

@@ -329,6 +329,7 @@ impl Runtime {
             });
         }
         self.report(st);
+        faults::report(st);
         // Wake blocked callers only when some socket's readiness may have
         // moved: a flush after a call that changed nothing must not wake
         // the other blocked callers (their own checks flush too, and two

@@ -166,7 +166,7 @@ mod tests {
             while let Some(p) = link.pop_due(now) {
                 got.push((now, p));
             }
-            now = now + Duration::from_micros(100);
+            now += Duration::from_micros(100);
         }
         assert_eq!(link.in_flight(), 0);
         got
