@@ -3,6 +3,7 @@
 //! to a default silently.
 
 use core::net::Ipv4Addr;
+use utcp_core::sim::FaultSpec;
 
 /// Every variable utcp reads, with what it means; a test checks that the
 /// README's configuration table names each one.
@@ -17,6 +18,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("UTCP_LOG", "error, warn, info or debug (default warn)"),
     ("UTCP_PASSTHROUGH", "comma-separated CIDRs served by the kernel instead (default 127.0.0.0/8)"),
     ("UTCP_SYN_RETRIES", "SYN retransmissions before ETIMEDOUT (default 6, as Linux)"),
+    ("UTCP_FAULTS", "inject faults at the device, e.g. loss=5%,dup=1%,reorder=2%,delay=10ms,jitter=5ms,corrupt=0.1%,seed=7; in:/out: prefixes for one direction"),
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -38,6 +40,8 @@ pub struct Config {
     pub log: LogLevel,
     pub passthrough: Vec<(Ipv4Addr, u8)>,
     pub syn_retries: u32,
+    /// None when unset or empty: packets cross the device untouched.
+    pub faults: Option<FaultSpec>,
 }
 
 impl Config {
@@ -99,7 +103,11 @@ impl Config {
             },
             None => 6,
         };
-        Ok(Config { dev, addr, peer, mtu, trace, pcap, log, passthrough, syn_retries })
+        let faults = match get("UTCP_FAULTS") {
+            Some(v) if !v.trim().is_empty() => Some(FaultSpec::parse(&v).map_err(|e| bad("UTCP_FAULTS", &v, &e))?),
+            _ => None,
+        };
+        Ok(Config { dev, addr, peer, mtu, trace, pcap, log, passthrough, syn_retries, faults })
     }
 
     /// Whether connections to `ip` go to the kernel, not through utcp.
@@ -137,6 +145,7 @@ mod tests {
         assert!(c.is_passthrough(Ipv4Addr::LOCALHOST));
         assert!(!c.is_passthrough(Ipv4Addr::new(198, 18, 0, 1)));
         assert_eq!(c.syn_retries, 6);
+        assert!(c.faults.is_none());
     }
 
     #[test]
@@ -150,6 +159,8 @@ mod tests {
             ("UTCP_PASSTHROUGH", "10.0.0.0/40"),
             ("UTCP_DEV", "a/b"),
             ("UTCP_SYN_RETRIES", "-1"),
+            ("UTCP_FAULTS", "loss=5"),
+            ("UTCP_FAULTS", "in:jitter=5"),
         ] {
             let e = cfg(&[(k, v)]).unwrap_err();
             assert!(e.starts_with(&format!("utcp: {k}=")), "{e}");
@@ -170,5 +181,7 @@ mod tests {
         assert_eq!(c.addr, Some(Ipv4Addr::new(198, 18, 5, 2)));
         assert_eq!(c.peer, Some((Ipv4Addr::new(198, 18, 5, 1), 24)));
         assert!(!c.is_passthrough(Ipv4Addr::LOCALHOST));
+        let f = cfg(&[("UTCP_FAULTS", "loss=5%,out:dup=1%,seed=3")]).unwrap().faults.unwrap();
+        assert_eq!((f.inbound.loss, f.outbound.dup, f.seed), (0.05, 0.01, 3));
     }
 }

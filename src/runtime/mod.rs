@@ -46,6 +46,7 @@
 
 pub mod config;
 pub mod epoll;
+pub mod faults;
 pub mod fdops;
 pub mod inet6;
 pub mod ops;
@@ -107,6 +108,8 @@ pub struct State {
     procs: Vec<u32>,
     /// `Stack::change_seq` at the last wakeup of blocked callers.
     woken_seq: u64,
+    /// `UTCP_FAULTS` (runtime/faults.rs).
+    faults: Option<faults::Injector>,
 }
 
 /// The shared state, locked: allocations made while it is held go to the
@@ -211,6 +214,7 @@ fn start_inner() -> Result<Runtime, String> {
                 buf: vec![0u8; 65536],
                 procs: vec![crate::fd::refresh_pid()],
                 woken_seq: 0,
+                faults: faults::Injector::new(&cfg),
             }),
         })))
     })?;
@@ -321,13 +325,16 @@ impl Runtime {
     /// wakes in time for the next timer.
     pub fn flush(&self, st: &mut State) {
         let now = self.now();
-        let State { stack, buf, .. } = st;
+        let State { stack, buf, faults, .. } = st;
         while let Some(n) = stack.poll_transmit(now, buf) {
             // A full device queue or a device that went down loses the
             // packet, like a link would; TCP retransmits.
-            let _ = sys::write(self.tun_fd, &buf[..n]);
+            faults::transmit(faults, now, &buf[..n], |p| {
+                let _ = sys::write(self.tun_fd, p);
+            });
         }
         self.report(st);
+        faults::report(st);
         // Wake blocked callers only when some socket's readiness may have
         // moved: a flush after a call that changed nothing must not wake
         // the other blocked callers (their own checks flush too, and two
@@ -342,7 +349,7 @@ impl Runtime {
                 shm::futex_wake_all(&self.shared.gen);
             }
         }
-        let next = st.stack.poll_at().map_or(u64::MAX, |t| t.as_micros());
+        let next = faults::poll_at(st).map_or(u64::MAX, |t| t.as_micros());
         self.shared.deadline.store(next, Ordering::Relaxed);
         if next < THREAD_DEADLINE.load(Ordering::Relaxed) {
             THREAD_DEADLINE.store(next, Ordering::Relaxed);
@@ -373,7 +380,7 @@ impl Runtime {
         loop {
             let timeout_ms = {
                 let mut st = self.lock();
-                let next = st.stack.poll_at();
+                let next = faults::poll_at(&st);
                 THREAD_DEADLINE.store(next.map_or(u64::MAX, |t| t.as_micros()), Ordering::Relaxed);
                 let now = self.now();
                 // With other processes, look for dead ones now and then.
@@ -411,7 +418,7 @@ impl Runtime {
             for _ in 0..256 {
                 match sys::read(self.tun_fd, &mut pkt) {
                     Ok(n) if n > 0 => {
-                        st.stack.receive(now, &pkt[..n]);
+                        faults::receive(&mut st, now, &pkt[..n]);
                         busy = true;
                     }
                     _ => break,
@@ -423,6 +430,9 @@ impl Runtime {
                 st.stack.handle_timeout(now);
                 busy = true;
             }
+            busy |= faults::release(&mut st, now, |p| {
+                let _ = sys::write(self.tun_fd, p);
+            });
             if busy {
                 self.flush(&mut st);
             }
@@ -669,6 +679,7 @@ extern "C" fn at_exit() {
         let (g, _) = rt.wait(st, Some(deadline - now));
         st = g;
     }
+    faults::exit_report(&st, &rt.cfg);
     EXITING.store(gettid(), Ordering::Release);
 }
 

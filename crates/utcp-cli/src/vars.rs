@@ -37,6 +37,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "UTCP_SYN_RETRIES",
         "SYN retransmissions before ETIMEDOUT (default 6, as Linux)",
     ),
+    (
+        "UTCP_FAULTS",
+        "inject faults at the device, e.g. loss=5%,dup=1%,reorder=2%,delay=10ms,jitter=5ms,corrupt=0.1%,seed=7; in:/out: prefixes for one direction",
+    ),
 ];
 
 const HELP: &str = "\

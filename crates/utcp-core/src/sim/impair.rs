@@ -57,6 +57,19 @@ impl Default for Impairments {
 }
 
 impl Impairments {
+    /// Whether these impairments leave every packet untouched and on time,
+    /// so a fault injector can pass packets straight through. `limit` and
+    /// `reorder_delay` alone change nothing: nothing is ever held.
+    pub fn is_noop(&self) -> bool {
+        self.loss == 0.0
+            && self.dup == 0.0
+            && self.reorder == 0.0
+            && self.corrupt == 0.0
+            && self.delay.is_zero()
+            && self.jitter.is_zero()
+            && self.rate_bps.is_none_or(|r| r == 0)
+    }
+
     /// Parse `key=value` items separated by commas, e.g.
     /// `loss=5%,dup=1%,reorder=2%,delay=10ms,jitter=5ms,corrupt=0.1%,rate=1gbit`.
     ///

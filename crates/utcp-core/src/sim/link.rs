@@ -27,6 +27,9 @@ pub struct LinkStats {
     pub reordered: u64,
     /// Had one bit flipped.
     pub corrupted: u64,
+    /// Accepted packets delivered later than the instant they were sent
+    /// (by delay, jitter, rate or reordering); a duplicate counts once.
+    pub delayed: u64,
 }
 
 /// One direction of a wire: packets go in with [`send`](Link::send) and
@@ -130,6 +133,9 @@ impl Link {
         if self.rng.chance(imp.reorder) {
             at += imp.reorder_delay;
             self.stats.reordered += 1;
+        }
+        if at > now {
+            self.stats.delayed += 1;
         }
 
         if dup {

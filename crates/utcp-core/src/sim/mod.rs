@@ -5,9 +5,11 @@
 //! Everything is driven by [`Sim::step`]: no threads, no real time, and all
 //! randomness comes from seeds, so a failing run replays bit for bit.
 
+mod faults;
 mod impair;
 mod link;
 
+pub use faults::{FaultSpec, Faults};
 pub use impair::Impairments;
 pub use link::{Link, LinkStats};
 
