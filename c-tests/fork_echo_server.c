@@ -66,7 +66,10 @@ int main(int argc, char **argv) {
     setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_ANY) };
     if (bind(l, (struct sockaddr *)&a, sizeof a) < 0) { perror("bind"); return 1; }
-    if (listen(l, 64) < 0) { perror("listen"); return 1; }
+    /* LISTENQ as in UNP: a short backlog overflows under 100 simultaneous
+     * connects, SYN cookies take over, and (as on Linux) a client whose
+     * cookie ACK met a full accept queue is reset by its next segment. */
+    if (listen(l, 1024) < 0) { perror("listen"); return 1; }
     if (daemonise) {
         pid_t p = fork();
         if (p < 0) { perror("fork"); return 1; }

@@ -416,3 +416,46 @@ fn malformed_packets_are_counted_by_reason_and_the_connection_survives() {
     let out = h.output();
     assert!(out.iter().any(|s| s.data == b"ok" && s.ack() == PEER_ISS + 5), "{out:#?}");
 }
+
+#[test]
+fn cookie_ack_dropped_on_full_accept_queue_later_segments_reset_first_data_connects() {
+    let mut h = Harness::new();
+    let l = h.listener(1);
+    let ts = Options { timestamps: Some((1000, 0)), window_scale: Some(10), sack_permitted: true, ..MSS };
+    let mut synacks = Vec::new();
+    for port in [7001, 7003] {
+        h.send(seg(Flags::SYN).seq(PEER_ISS).ports(port, LOCAL_PORT).opts(ts));
+        synacks.push(h.expect_one());
+    }
+    h.send(seg(Flags::SYN).seq(9000).ports(7002, LOCAL_PORT).opts(ts));
+    let synack = h.expect_one();
+    assert_eq!(h.stack.stats().syn_cookies_sent, 1);
+    let tsval = synack.tcp.options.timestamps.unwrap().0;
+    // The two SYN-RECEIVED children complete and fill the accept queue.
+    for (port, sa) in [7001, 7003].into_iter().zip(&synacks) {
+        let o = Options { timestamps: Some((1001, sa.tcp.options.timestamps.unwrap().0)), ..Options::default() };
+        h.send(seg(Flags::ACK).seq(PEER_ISS + 1).ack(sa.seq() + 1).ports(port, LOCAL_PORT).opts(o));
+    }
+    h.expect_none();
+    // Linux: the cookie's ACK finds the accept queue full and is dropped.
+    let ack_ts = Options { timestamps: Some((1001, tsval)), ..Options::default() };
+    h.send(seg(Flags::ACK).seq(9001).ack(synack.seq() + 1).ports(7002, LOCAL_PORT).opts(ack_ts));
+    h.expect_none();
+    assert_eq!(drops(&h, DropReason::AcceptQueueFull), 1);
+    // Linux: a later segment no longer starts at the client's ISN + 1, so
+    // it cannot carry the cookie (cookie_v4_check fails) and is answered
+    // as any ACK to a listener: with RST. A server that lets its accept
+    // queue overflow under SYN cookies resets such clients, as Linux does.
+    let later = Options { timestamps: Some((1002, tsval)), ..Options::default() };
+    h.send(seg(Flags::ACK | Flags::FIN).seq(9001 + 1448).ack(synack.seq() + 1).ports(7002, LOCAL_PORT).opts(later));
+    let rst = h.expect_one();
+    assert_eq!((rst.flags(), rst.seq()), (Flags::RST, synack.seq() + 1));
+    assert_eq!(drops(&h, DropReason::BadSynCookie), 1);
+    h.stack.accept(l).unwrap();
+    // The client's first data carries the cookie again: now there is room.
+    let data_ts = Options { timestamps: Some((1003, tsval)), ..Options::default() };
+    h.send(seg(Flags::ACK).seq(9001).ack(synack.seq() + 1).ports(7002, LOCAL_PORT).data(b"hi").opts(data_ts));
+    let out = h.output();
+    assert!(out.iter().all(|s| !s.flags().contains(Flags::RST)), "{out:#?}");
+    assert_eq!(h.stack.stats().syn_cookies_accepted, 1);
+}
