@@ -24,13 +24,23 @@
 //!   that dies holding it (SIGKILL, exit_group in the middle of a call)
 //!   does not freeze the others.
 //!
+//! - exec: the arena is a memfd (inherited across execve: no
+//!   MFD_CLOEXEC), mapped at [`FIXED_BASE`] when that address is free.
+//!   A new image that finds the memfd among its fds ([`attach`]) maps it
+//!   at the address recorded in the header, so the pointers inside stay
+//!   valid; the runtime's root object is found through [`root`]. The
+//!   shared data must therefore hold no pointer into a program image
+//!   (no vtables, no `&'static` data, no function pointers, no HashMap:
+//!   an empty one points at a static of the image): those addresses
+//!   differ between images.
+//!
 //! Limits: a process killed in the middle of changing shared data leaves
 //! it half changed (the next holder is told, and logs it); memory freed to
 //! a size class is reused by that class only.
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::cell::Cell;
-use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicI32, AtomicU32, AtomicUsize, Ordering};
 use std::alloc::System;
 
 /// Address space reserved for the arena (pages are used on demand).
@@ -38,6 +48,17 @@ const ARENA_SIZE: usize = 64 << 30;
 const MIN_SHIFT: u32 = 4;
 const CLASSES: usize = 40;
 const PAGE: usize = 4096;
+/// Where the arena goes in every process (far below the usual mmap area
+/// near 0x7fxx_xxxx_xxxx), so that an exec'd image can map it at the same
+/// address. Elsewhere when taken; exec then works only if the new image
+/// has that address free.
+const FIXED_BASE: usize = 0x7e00_0000_0000;
+const MAGIC: u64 = 0x7574_6370_6172_656e; // "utcparen"
+/// The memfd's name, as /proc/self/fd shows it.
+const MEMFD_NAME: &core::ffi::CStr = c"utcp-arena";
+const MEMFD_LINK: &[u8] = b"/memfd:utcp-arena";
+/// The memfd goes to the first free fd from here, out of the program's way.
+const MEMFD_MIN_FD: i64 = 900;
 
 /// A small futex mutex (Drepper's "mutex2": 0 free, 1 locked, 2 locked
 /// with waiters) for process-private data: a forked child resets it.
@@ -157,6 +178,11 @@ impl SharedMutex {
 
 #[repr(C)]
 struct Header {
+    magic: u64,
+    /// The arena's address in every process that maps it.
+    base: usize,
+    /// The runtime's shared root object (0: not made yet).
+    root: AtomicUsize,
     lock: SharedMutex,
     /// Offset of the first never-used byte.
     bump: usize,
@@ -168,34 +194,130 @@ struct Header {
 /// copies it, and the mapping is at the same address in the child.
 static BASE: AtomicUsize = AtomicUsize::new(0);
 
+/// The arena's memfd in this process (-1: none, anonymous mapping).
+static MEMFD: AtomicI32 = AtomicI32::new(-1);
+
+fn raw_mmap(addr: usize, flags: libc::c_int, fd: libc::c_int) -> Option<usize> {
+    // SAFETY: a fresh shared mapping; raw syscall, no hooks involved.
+    // MAP_FIXED_NOREPLACE never replaces an existing mapping.
+    let p = unsafe { libc::syscall(libc::SYS_mmap, addr, ARENA_SIZE, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED | libc::MAP_NORESERVE | flags, fd, 0usize) };
+    if p < 0 || p as usize == usize::MAX {
+        return None;
+    }
+    let p = p as usize;
+    if addr != 0 && p != addr {
+        // A kernel that ignores MAP_FIXED_NOREPLACE placed it elsewhere.
+        // SAFETY: unmapping what we just mapped.
+        unsafe { libc::syscall(libc::SYS_munmap, p, ARENA_SIZE) };
+        return None;
+    }
+    Some(p)
+}
+
+fn raw_close(fd: libc::c_int) {
+    // SAFETY: closing an fd we own.
+    unsafe { libc::syscall(libc::SYS_close, fd) };
+}
+
+/// A memfd of ARENA_SIZE at a high fd number, or None.
+fn make_memfd() -> Option<libc::c_int> {
+    // SAFETY: memfd_create with a static name; no MFD_CLOEXEC (exec keeps it).
+    let fd = unsafe { libc::syscall(libc::SYS_memfd_create, MEMFD_NAME.as_ptr(), 0) };
+    if fd < 0 {
+        return None;
+    }
+    let fd = fd as libc::c_int;
+    // SAFETY: plain fd syscalls on our own fd.
+    let ok = unsafe { libc::syscall(libc::SYS_ftruncate, fd, ARENA_SIZE as i64) } == 0;
+    if !ok {
+        raw_close(fd);
+        return None;
+    }
+    // SAFETY: as above; F_DUPFD's result has FD_CLOEXEC clear.
+    let high = unsafe { libc::syscall(libc::SYS_fcntl, fd, libc::F_DUPFD, MEMFD_MIN_FD) };
+    if high >= 0 {
+        raw_close(fd);
+        return Some(high as libc::c_int);
+    }
+    Some(fd)
+}
+
 /// Make the arena (once per program tree: a forked child inherits it).
 pub fn init() -> Result<(), String> {
     if BASE.load(Ordering::Acquire) != 0 {
         return Ok(());
     }
-    // SAFETY: a fresh anonymous mapping; raw syscall, no hooks involved.
-    let p = unsafe {
-        libc::syscall(
-            libc::SYS_mmap,
-            0usize,
-            ARENA_SIZE,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_SHARED | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-            -1,
-            0usize,
-        )
+    let memfd = make_memfd();
+    let p = match memfd {
+        Some(fd) => raw_mmap(FIXED_BASE, libc::MAP_FIXED_NOREPLACE, fd).or_else(|| raw_mmap(0, 0, fd)),
+        None => raw_mmap(0, libc::MAP_ANONYMOUS, -1),
     };
-    if p < 0 || p as usize == usize::MAX {
+    let Some(base) = p else {
+        if let Some(fd) = memfd {
+            raw_close(fd);
+        }
         return Err(format!("utcp: cannot map the shared arena: {}", std::io::Error::from_raw_os_error(crate::sys::errno())));
-    }
-    let base = p as usize;
+    };
     // SAFETY: the header sits at the start of the fresh (zeroed) mapping.
     unsafe {
-        (*(base as *mut Header)).bump = PAGE;
-        (*(base as *const Header)).lock.init();
+        let h = base as *mut Header;
+        (*h).bump = PAGE;
+        (*h).base = base;
+        (*h).magic = MAGIC;
+        (*h).lock.init();
     }
+    MEMFD.store(memfd.unwrap_or(-1), Ordering::Relaxed);
     BASE.store(base, Ordering::Release);
     Ok(())
+}
+
+/// After exec: map the arena inherited as a memfd, at its recorded
+/// address. Returns the root object's address.
+pub fn attach() -> Option<usize> {
+    if BASE.load(Ordering::Acquire) != 0 {
+        return None;
+    }
+    let fd = crate::sys::open_fds().into_iter().find(|fd| crate::sys::fd_link(*fd).is_some_and(|l| l.starts_with(MEMFD_LINK)))?;
+    let mut hdr = [0u8; 16];
+    // SAFETY: pread of 16 bytes into a local buffer.
+    let n = unsafe { libc::syscall(libc::SYS_pread64, fd, hdr.as_mut_ptr(), 16usize, 0i64) };
+    let magic = u64::from_ne_bytes(hdr[..8].try_into().unwrap_or_default());
+    let base = usize::from_ne_bytes(hdr[8..].try_into().unwrap_or_default());
+    if n != 16 || magic != MAGIC || base == 0 {
+        return None;
+    }
+    let Some(p) = raw_mmap(base, libc::MAP_FIXED_NOREPLACE, fd) else {
+        crate::sys::log("utcp: exec: the shared arena's address is taken in this image; inherited utcp sockets do not work here\n");
+        return None;
+    };
+    MEMFD.store(fd, Ordering::Relaxed);
+    BASE.store(p, Ordering::Release);
+    let root = header().map_or(0, |h| h.root.load(Ordering::Acquire));
+    if root == 0 {
+        detach();
+        return None;
+    }
+    Some(root)
+}
+
+/// Undo [`attach`] (this image holds no utcp socket): unmap, close the memfd.
+pub fn detach() {
+    let b = BASE.swap(0, Ordering::AcqRel);
+    if b != 0 {
+        // SAFETY: unmapping the arena nothing in this image uses.
+        unsafe { libc::syscall(libc::SYS_munmap, b, ARENA_SIZE) };
+    }
+    let fd = MEMFD.swap(-1, Ordering::Relaxed);
+    if fd >= 0 {
+        raw_close(fd);
+    }
+}
+
+/// Record the runtime's root object (in the arena).
+pub fn set_root(p: usize) {
+    if let Some(h) = header() {
+        h.root.store(p, Ordering::Release);
+    }
 }
 
 fn header() -> Option<&'static Header> {

@@ -17,11 +17,14 @@
 //!   or the exit of its last holder. fork adds one hold per fd for the
 //!   child (`fork_prepare`, under a token the child turns into its pid);
 //!   a dead process's holds are dropped by the reaper (`drop_pid`).
+//!   The shared half also records each process's fd numbers, so that a
+//!   process that execs rebuilds its private table in the new image
+//!   (`exec_restore`, see `runtime/mod.rs`).
 
 use core::ffi::c_int;
 use core::sync::atomic::{AtomicU32, Ordering};
 use core::time::Duration;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use utcp_core::stack::SocketId;
 
 /// fd numbers we can serve; higher ones get EMFILE from socket().
@@ -123,7 +126,10 @@ impl Info {
 /// The shared half: lives in the shared state, touched under its lock.
 #[derive(Debug, Default)]
 pub struct FdTable {
-    socks: HashMap<SocketId, Info>,
+    socks: BTreeMap<SocketId, Info>,
+    /// (pid or fork token, fd) -> socket: every process's fds, so that an
+    /// image started by exec rebuilds its private table ([`FdTable::exec_restore`]).
+    by_fd: BTreeMap<(u32, c_int), SocketId>,
 }
 
 impl FdTable {
@@ -133,6 +139,7 @@ impl FdTable {
         let Some(s) = slot(fd) else { return };
         s.store(id.raw() + 1, Ordering::Release);
         self.socks.entry(id).or_default().add(pid(), 1);
+        self.by_fd.insert((pid(), fd), id);
     }
 
     /// `fd` is a new socket `id`: its options start from the defaults
@@ -155,6 +162,7 @@ impl FdTable {
             return None;
         }
         let id = SocketId::from_raw(v - 1);
+        self.by_fd.remove(&(pid(), fd));
         Some((id, self.release(id, pid())))
     }
 
@@ -181,6 +189,7 @@ impl FdTable {
             mine.push(id);
         });
         let me = pid();
+        self.by_fd.retain(|k, _| k.0 != me);
         let mut closed = Vec::new();
         for id in mine {
             if self.release(id, me) {
@@ -194,9 +203,10 @@ impl FdTable {
     /// socket per fd, under `token` until the child claims them.
     pub fn fork_prepare(&mut self, token: u32) {
         let mut add = Vec::new();
-        each_fd(|_, id| add.push(id));
-        for id in add {
+        each_fd(|fd, id| add.push((fd, id)));
+        for (fd, id) in add {
             self.socks.entry(id).or_default().add(token, 1);
+            self.by_fd.insert((token, fd), id);
         }
     }
 
@@ -208,6 +218,42 @@ impl FdTable {
                 info.add(me, n);
             }
         }
+        let mine: Vec<(c_int, SocketId)> = self.by_fd.iter().filter(|(k, _)| k.0 == token).map(|(k, id)| (k.1, *id)).collect();
+        for (fd, id) in mine {
+            self.by_fd.remove(&(token, fd));
+            self.by_fd.insert((me, fd), id);
+        }
+    }
+
+    /// Does process `who` hold any socket through an fd?
+    pub fn has_pid(&self, who: u32) -> bool {
+        self.by_fd.keys().any(|k| k.0 == who)
+    }
+
+    /// After exec (same pid, new image, empty private table): take back
+    /// this process's fds that are still `alive` (the kernel closed the
+    /// FD_CLOEXEC ones); drop the holds of the others. Returns the sockets
+    /// whose last holder that was, and the fds restored.
+    pub fn exec_restore(&mut self, alive: impl Fn(c_int) -> bool) -> (Vec<SocketId>, usize) {
+        let me = pid();
+        let mine: Vec<(c_int, SocketId)> = self.by_fd.iter().filter(|(k, _)| k.0 == me).map(|(k, id)| (k.1, *id)).collect();
+        let mut closed = Vec::new();
+        let mut kept = 0;
+        for (fd, id) in mine {
+            match slot(fd) {
+                Some(s) if alive(fd) => {
+                    s.store(id.raw() + 1, Ordering::Release);
+                    kept += 1;
+                }
+                _ => {
+                    self.by_fd.remove(&(me, fd));
+                    if self.release(id, me) {
+                        closed.push(id);
+                    }
+                }
+            }
+        }
+        (closed, kept)
     }
 
     /// Processes that hold sockets (fork tokens excluded).
@@ -220,6 +266,7 @@ impl FdTable {
 
     /// Process `who` is gone: drop its holds; returns the sockets it held last.
     pub fn drop_pid(&mut self, who: u32) -> Vec<SocketId> {
+        self.by_fd.retain(|k, _| k.0 != who);
         let mut closed = Vec::new();
         for (id, info) in self.socks.iter_mut() {
             let before = info.holders.len();

@@ -120,6 +120,7 @@ macro_rules! trampoline {
         }
     };
 }
+pub(super) use trampoline;
 
 trampoline!(fcntl => utcp_shim_fcntl);
 trampoline!(fcntl64 => utcp_shim_fcntl64);

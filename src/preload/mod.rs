@@ -4,6 +4,7 @@
 
 mod addr;
 mod event;
+mod exec;
 mod fdhooks;
 mod inet6;
 mod io;

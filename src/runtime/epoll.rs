@@ -39,7 +39,7 @@ use crate::sys;
 use core::ffi::c_int;
 use core::sync::atomic::{AtomicBool, Ordering};
 use core::time::Duration;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use utcp_core::stack::SocketId;
 
 pub type Res<T> = Result<T, c_int>;
@@ -95,7 +95,7 @@ struct Item {
 struct Instance {
     efd: c_int,
     items: Vec<Item>,
-    index: HashMap<(c_int, SocketId), usize>,
+    index: BTreeMap<(c_int, SocketId), usize>,
     /// Where the next scan starts (round-robin).
     next: usize,
     /// `efd` is on the runtime's waiter list.
@@ -121,7 +121,7 @@ impl Instance {
 /// A process sees and signals only its own instances.
 #[derive(Debug, Default)]
 pub struct Table {
-    map: HashMap<(u32, c_int), Instance>,
+    map: BTreeMap<(u32, c_int), Instance>,
 }
 
 fn key(epfd: c_int) -> (u32, c_int) {
@@ -188,8 +188,8 @@ pub fn ctl(epfd: c_int, op: c_int, fd: c_int, ev: Option<(u32, u64)>) -> Res<()>
     match op {
         libc::EPOLL_CTL_ADD => {
             let inst = match st.epolls.map.entry(key(epfd)) {
-                std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
-                std::collections::hash_map::Entry::Vacant(v) => {
+                std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
+                std::collections::btree_map::Entry::Vacant(v) => {
                     let efd = sys::eventfd(libc::EFD_CLOEXEC | libc::EFD_NONBLOCK)?;
                     let mut e = libc::epoll_event { events: EPOLLIN, u64: TAG };
                     if let Err(err) = real_ctl(epfd, libc::EPOLL_CTL_ADD, efd, Some(&mut e)) {
@@ -197,7 +197,7 @@ pub fn ctl(epfd: c_int, op: c_int, fd: c_int, ev: Option<(u32, u64)>) -> Res<()>
                         return Err(err);
                     }
                     track(epfd, true);
-                    v.insert(Instance { efd, items: Vec::new(), index: HashMap::new(), next: 0, waiting: false, kernel_first: false })
+                    v.insert(Instance { efd, items: Vec::new(), index: BTreeMap::new(), next: 0, waiting: false, kernel_first: false })
                 }
             };
             if inst.index.contains_key(&(fd, id)) {
@@ -268,6 +268,12 @@ pub fn socket_gone(st: &mut State, id: SocketId) {
 
 /// Process `pid` is gone (or exiting): its epoll tables go. Its private
 /// eventfds are closed only by itself.
+/// This process exec'd: the old image's epoll instances are gone with it
+/// (their eventfds were the old image's; nothing to close here).
+pub fn forget_process(st: &mut State, pid: u32) {
+    st.epolls.map.retain(|k, _| k.0 != pid);
+}
+
 pub fn process_gone(st: &mut State, pid: u32) {
     let me = crate::fd::pid();
     let keys: Vec<(u32, c_int)> = st.epolls.map.keys().filter(|k| k.0 == pid).copied().collect();

@@ -40,9 +40,29 @@
 //!   its exit path (SIGKILL, _exit) is found by the stack threads' reaper
 //!   (about once a second while several processes share the stack: kill
 //!   0 and the zombie state) and its holds are dropped.
-//! - exec is not supported: an inherited placeholder is a plain eventfd in
-//!   the new image, and the holds of the exec'ing process stay until it
-//!   exits.
+//!
+//! # exec
+//!
+//! A utcp socket inherited across execve (no FD_CLOEXEC: inetd, a
+//! fork-per-connection server that execs a handler on fds 0/1) keeps
+//! working in the new image:
+//! - the arena is a memfd without FD_CLOEXEC, mapped at the same fixed
+//!   address in every process (`shm.rs`); so are the TUN fd (its number is
+//!   in [`Shared`]) and the clock's epoch (CLOCK_MONOTONIC µs, in
+//!   [`Shared`]). The shared data holds no pointer into a program image.
+//! - the shared fd table records every process's fd numbers. At library
+//!   init ([`exec_attach_at_init`], a constructor) a new image that finds
+//!   the memfd maps it; if its pid holds sockets there, it rebuilds its
+//!   private fd table from them, keeping the fds still open as eventfds
+//!   (the kernel closed the FD_CLOEXEC ones: their holds are dropped, and
+//!   a socket whose last holder that was closes), forgets the old image's
+//!   epoll instances, and starts its stack and waker threads. An image
+//!   whose pid holds nothing closes the inherited memfd and TUN fd and
+//!   starts its own stack on first use, as before.
+//! - Limits: an exec'd image that does not load libutcp (no LD_PRELOAD
+//!   in its environment, a static binary) sees plain eventfds and keeps
+//!   its holds until it exits; posix_spawn children (no atfork handlers)
+//!   are not supported.
 
 pub mod config;
 pub mod epoll;
@@ -75,9 +95,9 @@ pub struct Runtime {
     /// Wakes this process's stack thread when a caller armed an earlier
     /// timer (a new one in a forked child).
     wake_fd: AtomicI32,
-    /// The same in every process of the tree (fork copies it), and
-    /// CLOCK_MONOTONIC is system-wide.
-    epoch: std::time::Instant,
+    /// CLOCK_MONOTONIC µs at the stack's start: the same in every process
+    /// of the tree (kept in [`Shared`] for exec'd images).
+    epoch_us: u64,
 }
 
 /// What the processes of a program tree share, in the arena (`shm.rs`).
@@ -90,6 +110,10 @@ pub struct Shared {
     deadline: AtomicU64,
     /// Live processes (more than one: flushes wake the other processes).
     nprocs: AtomicU32,
+    /// The TUN fd (inherited, same number in every process).
+    tun_fd: c_int,
+    /// Runtime::epoch_us, for exec'd images.
+    epoch_us: u64,
     state: UnsafeCell<State>,
 }
 
@@ -175,6 +199,9 @@ fn start() -> Result<Runtime, String> {
 
 fn start_inner() -> Result<Runtime, String> {
     let cfg = Config::from_env()?;
+    if let Some(r) = exec_attach(&cfg) {
+        return r;
+    }
     shm::init()?;
     let tun = tun::open(&cfg)?;
     enable_forwarding(&cfg);
@@ -206,6 +233,8 @@ fn start_inner() -> Result<Runtime, String> {
             gen: AtomicU32::new(0),
             deadline: AtomicU64::new(u64::MAX),
             nprocs: AtomicU32::new(1),
+            tun_fd: tun.fd,
+            epoch_us: mono_us(),
             state: UnsafeCell::new(State {
                 stack,
                 fds: FdTable::default(),
@@ -222,7 +251,8 @@ fn start_inner() -> Result<Runtime, String> {
     if cfg.log >= LogLevel::Info {
         sys::log(&format!("utcp: {} up: utcp {} <-> kernel {}/{} mtu {}\n", tun.name, tun.addr, tun.peer, tun.prefix, tun.mtu));
     }
-    let rt = Runtime { shared, cfg, tun_fd: tun.fd, wake_fd: AtomicI32::new(wake_fd), epoch: std::time::Instant::now() };
+    shm::set_root(shared as *const Shared as usize);
+    let rt = Runtime { shared, cfg, tun_fd: tun.fd, wake_fd: AtomicI32::new(wake_fd), epoch_us: shared.epoch_us };
     start_threads(0)?;
     // SAFETY: registering plain extern "C" functions.
     unsafe {
@@ -230,6 +260,100 @@ fn start_inner() -> Result<Runtime, String> {
         libc::pthread_atfork(Some(fork_prepare), Some(fork_parent), Some(fork_child));
     }
     Ok(rt)
+}
+
+/// CLOCK_MONOTONIC in µs (system-wide: the same clock in every process).
+fn mono_us() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes the local timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000 + ts.tv_nsec as u64 / 1000
+}
+
+/// Library constructor: an image started by exec from a process that held
+/// utcp sockets attaches to its stack at once (the program may never call
+/// socket(): `cat` just reads fd 0).
+#[cfg(not(test))]
+#[used]
+#[unsafe(link_section = ".init_array")]
+static EXEC_ATTACH_AT_INIT: extern "C" fn() = exec_attach_at_init;
+
+#[cfg_attr(test, allow(dead_code))]
+extern "C" fn exec_attach_at_init() {
+    if RUNTIME.get().is_some() {
+        return;
+    }
+    let _g = sys::ErrnoGuard::new();
+    // Cheap test first: no inherited arena memfd, nothing to do.
+    let inherited = sys::open_fds().into_iter().any(|fd| sys::fd_link(fd).is_some_and(|l| l.starts_with(b"/memfd:utcp-arena")));
+    if inherited {
+        let _ = get();
+    }
+}
+
+/// The new image of a process that exec'd while holding utcp sockets:
+/// attach to the tree's stack (see the module doc). None: nothing
+/// inherited, start a stack of our own.
+fn exec_attach(cfg: &Config) -> Option<Result<Runtime, String>> {
+    let root = shm::attach()?;
+    // SAFETY: the root object lives in the arena, at the same address in
+    // every process that maps it.
+    let shared: &'static Shared = unsafe { &*(root as *const Shared) };
+    let me = crate::fd::refresh_pid();
+    let tun_ok = sys::fd_link(shared.tun_fd).is_some_and(|l| l == b"/dev/net/tun");
+    let holds = {
+        shared.lock.lock();
+        // SAFETY: the lock is held.
+        let h = unsafe { (*shared.state.get()).fds.has_pid(me) };
+        shared.lock.unlock();
+        h
+    };
+    if !holds {
+        // Nothing of the old tree is ours: let go of it entirely.
+        if tun_ok {
+            let _ = sys::close(shared.tun_fd);
+        }
+        shm::detach();
+        return None;
+    }
+    if !tun_ok {
+        shm::detach();
+        return Some(Err("utcp: exec: inherited utcp sockets but not the TUN fd; they do not work in this image".into()));
+    }
+    let wake_fd = match sys::eventfd(libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) {
+        Ok(fd) => fd,
+        Err(e) => return Some(Err(format!("utcp: eventfd: {e}"))),
+    };
+    let rt = Runtime { shared, cfg: cfg.clone(), tun_fd: shared.tun_fd, wake_fd: AtomicI32::new(wake_fd), epoch_us: shared.epoch_us };
+    let (kept, gen_seen) = {
+        let mut st = rt.lock();
+        let now = rt.now();
+        let (closed, kept) = st.fds.exec_restore(|fd| sys::fd_link(fd).is_some_and(|l| l == b"anon_inode:[eventfd]"));
+        for id in closed {
+            let _ = st.stack.close(now, id, false);
+            epoll::socket_gone(&mut st, id);
+        }
+        epoll::forget_process(&mut st, me);
+        if !st.procs.contains(&me) {
+            st.procs.push(me);
+        }
+        let n = st.procs.len();
+        rt.shared.nprocs.store(n as u32, Ordering::Relaxed);
+        rt.flush(&mut st);
+        (kept, rt.shared.gen.load(Ordering::Acquire))
+    };
+    if rt.cfg.log >= LogLevel::Info {
+        sys::log(&format!("utcp: exec: attached to the inherited stack, {kept} utcp fds kept\n"));
+    }
+    if let Err(e) = start_threads(gen_seen) {
+        return Some(Err(e));
+    }
+    // SAFETY: registering plain extern "C" functions.
+    unsafe {
+        libc::atexit(at_exit);
+        libc::pthread_atfork(Some(fork_prepare), Some(fork_parent), Some(fork_child));
+    }
+    Some(Ok(rt))
 }
 
 /// This process's stack thread and waker thread. They wait for the
@@ -295,21 +419,23 @@ fn entropy() -> u64 {
 
 impl Runtime {
     pub fn now(&self) -> Instant {
-        Instant::from_micros(self.epoch.elapsed().as_micros() as u64)
+        Instant::from_micros(mono_us().saturating_sub(self.epoch_us))
     }
 
     pub fn lock(&self) -> Guard<'_> {
-        self.shared.lock.lock();
-        let exiting = EXITING.load(Ordering::Acquire);
-        if exiting != 0 && exiting != gettid() {
-            // This process is exiting (at_exit ran or runs): its other
-            // threads must not enter a critical section the process may
-            // die in the middle of. They stop here, outside it, until the
-            // exit kills them.
+        loop {
+            self.shared.lock.lock();
+            let stopper = STOPPER.load(Ordering::Acquire);
+            if stopper == 0 || stopper == gettid() {
+                break;
+            }
+            // Another thread of this process is exiting or exec'ing: the
+            // others must not enter a critical section the process may
+            // vanish in the middle of. They wait here, outside it, until
+            // the process is gone (or the exec failed).
             self.shared.lock.unlock();
-            loop {
-                // SAFETY: pause takes no arguments.
-                unsafe { libc::pause() };
+            while STOPPER.load(Ordering::Acquire) == stopper {
+                shm::futex_wait(&STOPPER, stopper, None);
             }
         }
         shm::enter_shared();
@@ -515,8 +641,28 @@ impl Runtime {
     }
 }
 
-/// The thread running the exit path (0: none): see `Runtime::lock`.
-static EXITING: AtomicU32 = AtomicU32::new(0);
+/// The thread running the exit path or an exec (0: none); the process's
+/// other threads keep out of the shared lock: see `Runtime::lock`.
+static STOPPER: AtomicU32 = AtomicU32::new(0);
+
+/// Before an exec: let every other thread of this process leave the
+/// shared lock and keep out of it, so that exec (which kills them) never
+/// cuts a change to the shared stack in half. The sockets stay held by
+/// this pid; the new image takes them back (`exec_attach`).
+pub fn exec_prepare() {
+    let Some(rt) = running() else { return };
+    let st = rt.lock();
+    STOPPER.store(gettid(), Ordering::Release);
+    drop(st);
+}
+
+/// The exec failed: the other threads carry on.
+pub fn exec_failed() {
+    if STOPPER.load(Ordering::Acquire) == gettid() {
+        STOPPER.store(0, Ordering::Release);
+        shm::futex_wake_all(&STOPPER);
+    }
+}
 
 fn gettid() -> u32 {
     // SAFETY: gettid takes no arguments.
@@ -667,7 +813,7 @@ extern "C" fn at_exit() {
     if others > 0 {
         // The other processes' stack threads carry on. From now on only
         // this thread of the process takes the lock (set while holding it).
-        EXITING.store(gettid(), Ordering::Release);
+        STOPPER.store(gettid(), Ordering::Release);
         return;
     }
     let deadline = rt.now() + EXIT_LINGER;
@@ -680,7 +826,7 @@ extern "C" fn at_exit() {
         st = g;
     }
     faults::exit_report(&st, &rt.cfg);
-    EXITING.store(gettid(), Ordering::Release);
+    STOPPER.store(gettid(), Ordering::Release);
 }
 
 /// The fork this process is making: the token its child claims holds by.

@@ -503,8 +503,8 @@ pub fn setsockopt(fd: c_int, level: c_int, name: c_int, val: &[u8]) -> Res<()> {
         (libc::IPPROTO_TCP, libc::TCP_CONGESTION) => {
             let name = val.split(|b| *b == 0).next().unwrap_or_default();
             let name = match name {
-                b"reno" => "reno",
-                b"cubic" => "cubic",
+                b"reno" => utcp_core::tcp::cc::CcKind::Reno,
+                b"cubic" => utcp_core::tcp::cc::CcKind::Cubic,
                 _ => return Err(libc::ENOENT),
             };
             if let Some(cfg) = st.stack.config_mut(id) {

@@ -67,7 +67,7 @@ fn errstr(e: c_int) -> String {
 
 /// What went wrong, as the line to print: it says what to run.
 pub fn open(cfg: &super::config::Config) -> Result<Tun, String> {
-    let fd = match sys::open(c"/dev/net/tun", libc::O_RDWR | libc::O_NONBLOCK | libc::O_CLOEXEC) {
+    let fd = match sys::open(c"/dev/net/tun", libc::O_RDWR | libc::O_NONBLOCK) {
         Ok(fd) => fd,
         Err(libc::ENOENT) => {
             return Err("utcp: /dev/net/tun does not exist: load the tun module (modprobe tun) or create the node (mknod /dev/net/tun c 10 200)".into())

@@ -128,3 +128,40 @@ pub fn log(msg: &str) {
         }
     }
 }
+
+/// Where `/proc/self/fd/N` points ("anon_inode:[eventfd]", "/dev/net/tun"),
+/// read with a raw syscall.
+pub fn fd_link(fd: c_int) -> Option<Vec<u8>> {
+    let path = std::ffi::CString::new(format!("/proc/self/fd/{fd}")).ok()?;
+    let mut buf = [0u8; 256];
+    // SAFETY: readlink into a local buffer of its length.
+    let n = unsafe { libc::syscall(libc::SYS_readlinkat, libc::AT_FDCWD, path.as_ptr(), buf.as_mut_ptr(), buf.len()) };
+    (n > 0).then(|| buf[..n as usize].to_vec())
+}
+
+/// The fd numbers this process has open (from /proc/self/fd).
+pub fn open_fds() -> Vec<c_int> {
+    let mut out = Vec::new();
+    // SAFETY: opendir/readdir/closedir on a local handle; none is hooked.
+    unsafe {
+        let d = libc::opendir(c"/proc/self/fd".as_ptr());
+        if d.is_null() {
+            return out;
+        }
+        let me = libc::dirfd(d);
+        loop {
+            let e = libc::readdir64(d);
+            if e.is_null() {
+                break;
+            }
+            let name = core::ffi::CStr::from_ptr((*e).d_name.as_ptr());
+            if let Some(fd) = name.to_str().ok().and_then(|s| s.parse::<c_int>().ok()) {
+                if fd != me {
+                    out.push(fd);
+                }
+            }
+        }
+        libc::closedir(d);
+    }
+    out
+}

@@ -26,7 +26,7 @@ use crate::time::Instant;
 use crate::trace::{Direction, TraceEvent};
 use core::net::{Ipv4Addr, SocketAddrV4};
 use socket::{Kind, Socket};
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Stateless packets (RSTs for closed ports, cookie SYN-ACKs, ICMP
 /// replies) waiting to go out; beyond this they are not generated.
@@ -78,10 +78,14 @@ pub struct Stack {
     tcp_defaults: TcpConfig,
     sockets: Vec<Option<Socket>>,
     free_ids: Vec<u32>,
-    /// Connections by (local, remote).
-    conns: HashMap<(SocketAddrV4, SocketAddrV4), SocketId>,
+    /// Connections by (local, remote). BTreeMap, not HashMap, here and in
+    /// every map the stack keeps: an empty HashMap points at a static in
+    /// the program image, and the preload library shares the stack between
+    /// processes running different images (exec), where that address is
+    /// not mapped.
+    conns: BTreeMap<(SocketAddrV4, SocketAddrV4), SocketId>,
     /// Listeners by local port.
-    listeners: HashMap<u16, Vec<SocketId>>,
+    listeners: BTreeMap<u16, Vec<SocketId>>,
     /// Sockets with output to poll, in order.
     dirty: VecDeque<SocketId>,
     /// Each connection's next timer, earliest first: one entry per
@@ -129,8 +133,8 @@ impl Stack {
             cfg,
             sockets: Vec::new(),
             free_ids: Vec::new(),
-            conns: HashMap::new(),
-            listeners: HashMap::new(),
+            conns: BTreeMap::new(),
+            listeners: BTreeMap::new(),
             dirty: VecDeque::new(),
             timers: BTreeSet::new(),
             control: VecDeque::new(),

@@ -73,6 +73,9 @@ pub use newreno::NewReno;
 /// our default until the connection's loss recovery is proven against it.
 pub const DEFAULT_CC: &str = "reno";
 
+/// [`DEFAULT_CC`] as a kind.
+pub const DEFAULT_CC_KIND: CcKind = CcKind::Reno;
+
 /// Initial window in segments (RFC 6928 §2; Linux `TCP_INIT_CWND`).
 /// Linux uses 10 segments whatever the MSS, without RFC 6928's
 /// 14600-byte cap; we follow Linux (the two agree for MSS 1460).
@@ -130,13 +133,100 @@ pub trait CongestionControl: core::fmt::Debug + Send {
     fn on_idle(&mut self, now: Instant, idle: Duration, rto: Duration);
 }
 
-/// A congestion controller by its Linux name, starting with `mss`.
-pub fn new_cc(name: &str, mss: usize) -> Option<Box<dyn CongestionControl>> {
-    match name {
-        "reno" => Some(Box::new(NewReno::new(mss))),
-        "cubic" => Some(Box::new(Cubic::new(mss))),
-        _ => None,
+/// An algorithm by kind: plain data, so that a connection holds no vtable
+/// pointer (the stack may live in memory shared by processes running
+/// different program images, where code addresses differ).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CcKind {
+    Reno,
+    Cubic,
+}
+
+impl CcKind {
+    /// By Linux's TCP_CONGESTION name.
+    pub fn from_name(name: &str) -> Option<CcKind> {
+        match name {
+            "reno" => Some(CcKind::Reno),
+            "cubic" => Some(CcKind::Cubic),
+            _ => None,
+        }
     }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            CcKind::Reno => "reno",
+            CcKind::Cubic => "cubic",
+        }
+    }
+}
+
+/// One connection's congestion controller (an enum, not a trait object:
+/// see [`CcKind`]).
+#[derive(Debug)]
+pub enum Cc {
+    Reno(NewReno),
+    Cubic(Cubic),
+}
+
+impl Cc {
+    pub fn new(kind: CcKind, mss: usize) -> Cc {
+        match kind {
+            CcKind::Reno => Cc::Reno(NewReno::new(mss)),
+            CcKind::Cubic => Cc::Cubic(Cubic::new(mss)),
+        }
+    }
+
+    fn inner(&self) -> &dyn CongestionControl {
+        match self {
+            Cc::Reno(c) => c,
+            Cc::Cubic(c) => c,
+        }
+    }
+
+    fn inner_mut(&mut self) -> &mut dyn CongestionControl {
+        match self {
+            Cc::Reno(c) => c,
+            Cc::Cubic(c) => c,
+        }
+    }
+}
+
+impl CongestionControl for Cc {
+    fn name(&self) -> &'static str {
+        self.inner().name()
+    }
+    fn cwnd(&self) -> usize {
+        self.inner().cwnd()
+    }
+    fn ssthresh(&self) -> usize {
+        self.inner().ssthresh()
+    }
+    fn set_mss(&mut self, mss: usize) {
+        self.inner_mut().set_mss(mss)
+    }
+    fn on_syn_retransmit(&mut self) {
+        self.inner_mut().on_syn_retransmit()
+    }
+    fn on_ack(&mut self, now: Instant, bytes_acked: usize, rtt: Option<Duration>) {
+        self.inner_mut().on_ack(now, bytes_acked, rtt)
+    }
+    fn on_congestion_event(&mut self, now: Instant, flight_size: usize) {
+        self.inner_mut().on_congestion_event(now, flight_size)
+    }
+    fn on_recovery_exit(&mut self, now: Instant, flight_size: usize) {
+        self.inner_mut().on_recovery_exit(now, flight_size)
+    }
+    fn on_rto(&mut self, now: Instant, flight_size: usize) {
+        self.inner_mut().on_rto(now, flight_size)
+    }
+    fn on_idle(&mut self, now: Instant, idle: Duration, rto: Duration) {
+        self.inner_mut().on_idle(now, idle, rto)
+    }
+}
+
+/// A congestion controller by its Linux name, starting with `mss`.
+pub fn new_cc(name: &str, mss: usize) -> Option<Cc> {
+    CcKind::from_name(name).map(|k| Cc::new(k, mss))
 }
 
 /// The state every algorithm shares: the windows, the slow start and the

@@ -47,7 +47,7 @@ pub struct TcpConfig {
     pub cork: bool,
     pub keepalive: Option<Keepalive>,
     /// Congestion control by Linux's TCP_CONGESTION name.
-    pub congestion: &'static str,
+    pub congestion: super::cc::CcKind,
 }
 
 impl Default for TcpConfig {
@@ -73,7 +73,7 @@ impl Default for TcpConfig {
             nodelay: false,
             cork: false,
             keepalive: None,
-            congestion: super::cc::DEFAULT_CC,
+            congestion: super::cc::DEFAULT_CC_KIND,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! RFC 5961's defences and RFC 7323's PAWS. LISTEN is the stack's business
 //! (a listener is not a TCB); every other state is handled here.
 
+use super::cc::CongestionControl as _;
 use super::state::State;
 use super::tcb::{Pending, Tcb, OOW_ACK_INTERVAL};
 use crate::socket::errno::Errno;

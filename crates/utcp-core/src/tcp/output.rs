@@ -4,6 +4,7 @@
 //! probe, our SYN, retransmissions, new data (with FIN when it is last),
 //! a lone FIN, then a pure ACK if one is owed.
 
+use super::cc::CongestionControl as _;
 use super::state::State;
 use super::tcb::{Pending, Tcb};
 use crate::stack::Observer;

@@ -132,7 +132,7 @@ pub struct Tcb {
     pub(super) rtt: RttEstimator,
     /// Karn's rule: one timed segment, forgotten when anything is retransmitted.
     pub(super) rtt_probe: Option<(SeqNum, Instant)>,
-    pub(super) cc: Box<dyn CongestionControl>,
+    pub(super) cc: cc::Cc,
     pub(super) dupacks: u32,
     /// RFC 6582 `recover`: the highest sequence number sent when fast
     /// recovery (or a timeout) began; recovery lasts until it is acknowledged.
@@ -226,9 +226,7 @@ impl Tcb {
             scoreboard: Vec::new(),
             rtt: RttEstimator::new(cfg.rto),
             rtt_probe: None,
-            cc: cc::new_cc(cfg.congestion, snd_mss)
-                .or_else(|| cc::new_cc(cc::DEFAULT_CC, snd_mss))
-                .expect("the default congestion control exists"),
+            cc: cc::Cc::new(cfg.congestion, snd_mss),
             dupacks: 0,
             recover: iss,
             in_recovery: false,

@@ -1,6 +1,7 @@
 //! Timeouts (RFC 9293 §3.10.8): retransmission, delayed ACK, persist,
 //! keepalive, TIME-WAIT and the orphaned FIN-WAIT-2 limit.
 
+use super::cc::CongestionControl as _;
 use super::state::State;
 use super::tcb::{Pending, Tcb};
 use crate::socket::errno::Errno;
