@@ -17,6 +17,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("UTCP_LOG", "error, warn, info or debug (default warn)"),
     ("UTCP_PASSTHROUGH", "comma-separated CIDRs served by the kernel instead (default 127.0.0.0/8)"),
     ("UTCP_SYN_RETRIES", "SYN retransmissions before ETIMEDOUT (default 6, as Linux)"),
+    ("UTCP_OFFLOAD", "1 (default): virtio-net header with checksum offload and TSO/GSO on the TUN; 0: plain packets"),
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -38,6 +39,8 @@ pub struct Config {
     pub log: LogLevel,
     pub passthrough: Vec<(Ipv4Addr, u8)>,
     pub syn_retries: u32,
+    /// Open the TUN with the virtio-net header and ask for offloads.
+    pub offload: bool,
 }
 
 impl Config {
@@ -99,7 +102,12 @@ impl Config {
             },
             None => 6,
         };
-        Ok(Config { dev, addr, peer, mtu, trace, pcap, log, passthrough, syn_retries })
+        let offload = match get("UTCP_OFFLOAD").as_deref() {
+            None | Some("1") | Some("") => true,
+            Some("0") => false,
+            Some(v) => return Err(bad("UTCP_OFFLOAD", v, "expected 0 or 1")),
+        };
+        Ok(Config { dev, addr, peer, mtu, trace, pcap, log, passthrough, syn_retries, offload })
     }
 
     /// Whether connections to `ip` go to the kernel, not through utcp.
@@ -137,6 +145,8 @@ mod tests {
         assert!(c.is_passthrough(Ipv4Addr::LOCALHOST));
         assert!(!c.is_passthrough(Ipv4Addr::new(198, 18, 0, 1)));
         assert_eq!(c.syn_retries, 6);
+        assert!(c.offload);
+        assert!(!cfg(&[("UTCP_OFFLOAD", "0")]).unwrap().offload);
     }
 
     #[test]
@@ -150,6 +160,7 @@ mod tests {
             ("UTCP_PASSTHROUGH", "10.0.0.0/40"),
             ("UTCP_DEV", "a/b"),
             ("UTCP_SYN_RETRIES", "-1"),
+            ("UTCP_OFFLOAD", "on"),
         ] {
             let e = cfg(&[(k, v)]).unwrap_err();
             assert!(e.starts_with(&format!("utcp: {k}=")), "{e}");

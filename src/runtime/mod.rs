@@ -71,6 +71,8 @@ pub struct Runtime {
     shared: &'static Shared,
     pub cfg: Config,
     tun_fd: c_int,
+    /// The TUN frames carry a virtio-net header (`tun.rs`).
+    vnet_hdr: bool,
     /// Wakes this process's stack thread when a caller armed an earlier
     /// timer (a new one in a forked child).
     wake_fd: AtomicI32,
@@ -180,6 +182,7 @@ fn start_inner() -> Result<Runtime, String> {
     scfg.mtu = tun.mtu;
     scfg.tcp.syn_retries = cfg.syn_retries;
     scfg.seed = entropy();
+    scfg.offload = tun.offload;
     let pcap_fd = match &cfg.pcap {
         Some(path) => {
             let cpath = std::ffi::CString::new(path.as_str()).map_err(|_| format!("utcp: UTCP_PCAP={path:?}: not a path"))?;
@@ -208,7 +211,7 @@ fn start_inner() -> Result<Runtime, String> {
                 fds: FdTable::default(),
                 epolls: epoll::Table::default(),
                 pcap,
-                buf: vec![0u8; 65536],
+                buf: vec![0u8; tun::MAX_FRAME],
                 procs: vec![crate::fd::refresh_pid()],
                 woken_seq: 0,
             }),
@@ -217,7 +220,7 @@ fn start_inner() -> Result<Runtime, String> {
     if cfg.log >= LogLevel::Info {
         sys::log(&format!("utcp: {} up: utcp {} <-> kernel {}/{} mtu {}\n", tun.name, tun.addr, tun.peer, tun.prefix, tun.mtu));
     }
-    let rt = Runtime { shared, cfg, tun_fd: tun.fd, wake_fd: AtomicI32::new(wake_fd), epoch: std::time::Instant::now() };
+    let rt = Runtime { shared, cfg, tun_fd: tun.fd, vnet_hdr: tun.vnet_hdr, wake_fd: AtomicI32::new(wake_fd), epoch: std::time::Instant::now() };
     start_threads()?;
     // SAFETY: registering plain extern "C" functions.
     unsafe {
@@ -317,7 +320,9 @@ impl Runtime {
     pub fn flush(&self, st: &mut State) {
         let now = self.now();
         let State { stack, buf, .. } = st;
-        while let Some(n) = stack.poll_transmit(now, buf) {
+        let room = tun::headroom(self.vnet_hdr);
+        while let Some(t) = stack.transmit(now, &mut buf[room..]) {
+            let n = tun::frame(buf, self.vnet_hdr, t);
             // A full device queue or a device that went down loses the
             // packet, like a link would; TCP retransmits.
             let _ = sys::write(self.tun_fd, &buf[..n]);
@@ -363,7 +368,7 @@ impl Runtime {
     /// of a tree runs one on the same (inherited) TUN fd; whichever reads
     /// a packet or gets to a timer first handles it, under the lock.
     fn thread_main(&self) {
-        let mut pkt = vec![0u8; 65536 + 64];
+        let mut pkt = vec![0u8; tun::MAX_FRAME];
         let mut last_reap = self.now();
         loop {
             let timeout_ms = {
@@ -399,27 +404,33 @@ impl Runtime {
             if fds[1].revents != 0 {
                 let _ = sys::eventfd_drain(self.wake_fd());
             }
-            let mut st = self.lock();
-            let now = self.now();
-            let mut busy = false;
-            // Drain the device: one lock round per batch, not per packet.
-            for _ in 0..256 {
-                match sys::read(self.tun_fd, &mut pkt) {
-                    Ok(n) if n > 0 => {
-                        st.stack.receive(now, &pkt[..n]);
-                        busy = true;
+            // Drain the device until it is empty: one lock round per batch
+            // of up to BATCH packets, then a flush (the ACKs go out) and
+            // the lock is free for the application's threads a moment.
+            loop {
+                let mut st = self.lock();
+                let now = self.now();
+                let mut got = 0;
+                while got < BATCH {
+                    match sys::read(self.tun_fd, &mut pkt) {
+                        Ok(n) if n > 0 => tun::deliver(&mut st.stack, now, &pkt[..n], self.vnet_hdr),
+                        _ => break,
                     }
-                    _ => break,
+                    got += 1;
                 }
-            }
-            // Another process's stack thread may have handled the timer
-            // or read the packets: nothing to flush then.
-            if st.stack.poll_at().is_some_and(|t| t <= now) {
-                st.stack.handle_timeout(now);
-                busy = true;
-            }
-            if busy {
-                self.flush(&mut st);
+                let mut busy = got > 0;
+                // Another process's stack thread may have handled the timer
+                // or read the packets: nothing to flush then.
+                if st.stack.poll_at().is_some_and(|t| t <= now) {
+                    st.stack.handle_timeout(now);
+                    busy = true;
+                }
+                if busy {
+                    self.flush(&mut st);
+                }
+                if got < BATCH {
+                    break;
+                }
             }
         }
     }
@@ -540,6 +551,9 @@ fn proc_is_ours() -> bool {
 }
 
 const REAP_EVERY: Duration = Duration::from_secs(1);
+
+/// Packets the stack thread reads under one lock round.
+const BATCH: usize = 256;
 
 /// The flush generation this process produced last (its waker skips it).
 static LOCAL_GEN: AtomicU32 = AtomicU32::new(0);
