@@ -404,33 +404,27 @@ impl Runtime {
             if fds[1].revents != 0 {
                 let _ = sys::eventfd_drain(self.wake_fd());
             }
-            // Drain the device until it is empty: one lock round per batch
-            // of up to BATCH packets, then a flush (the ACKs go out) and
-            // the lock is free for the application's threads a moment.
-            loop {
-                let mut st = self.lock();
-                let now = self.now();
-                let mut got = 0;
-                while got < BATCH {
-                    match sys::read(self.tun_fd, &mut pkt) {
-                        Ok(n) if n > 0 => tun::deliver(&mut st.stack, now, &pkt[..n], self.vnet_hdr),
-                        _ => break,
+            let mut st = self.lock();
+            let now = self.now();
+            let mut busy = false;
+            // Drain the device: one lock round per batch, not per packet.
+            for _ in 0..256 {
+                match sys::read(self.tun_fd, &mut pkt) {
+                    Ok(n) if n > 0 => {
+                        tun::deliver(&mut st.stack, now, &pkt[..n], self.vnet_hdr);
+                        busy = true;
                     }
-                    got += 1;
+                    _ => break,
                 }
-                let mut busy = got > 0;
-                // Another process's stack thread may have handled the timer
-                // or read the packets: nothing to flush then.
-                if st.stack.poll_at().is_some_and(|t| t <= now) {
-                    st.stack.handle_timeout(now);
-                    busy = true;
-                }
-                if busy {
-                    self.flush(&mut st);
-                }
-                if got < BATCH {
-                    break;
-                }
+            }
+            // Another process's stack thread may have handled the timer
+            // or read the packets: nothing to flush then.
+            if st.stack.poll_at().is_some_and(|t| t <= now) {
+                st.stack.handle_timeout(now);
+                busy = true;
+            }
+            if busy {
+                self.flush(&mut st);
             }
         }
     }
@@ -551,9 +545,6 @@ fn proc_is_ours() -> bool {
 }
 
 const REAP_EVERY: Duration = Duration::from_secs(1);
-
-/// Packets the stack thread reads under one lock round.
-const BATCH: usize = 256;
 
 /// The flush generation this process produced last (its waker skips it).
 static LOCAL_GEN: AtomicU32 = AtomicU32::new(0);
