@@ -37,6 +37,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "UTCP_SYN_RETRIES",
         "SYN retransmissions before ETIMEDOUT (default 6, as Linux)",
     ),
+    (
+        "UTCP_OFFLOAD",
+        "1 (default): virtio-net header with checksum offload and TSO/GSO on the TUN; 0: plain packets",
+    ),
 ];
 
 const HELP: &str = "\
