@@ -19,6 +19,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("UTCP_PASSTHROUGH", "comma-separated CIDRs served by the kernel instead (default 127.0.0.0/8)"),
     ("UTCP_SYN_RETRIES", "SYN retransmissions before ETIMEDOUT (default 6, as Linux)"),
     ("UTCP_FAULTS", "inject faults at the device, e.g. loss=5%,dup=1%,reorder=2%,delay=10ms,jitter=5ms,corrupt=0.1%,seed=7; in:/out: prefixes for one direction"),
+    ("UTCP_OFFLOAD", "1 (default): virtio-net header with checksum offload and TSO/GSO on the TUN; 0: plain packets (UTCP_FAULTS turns it off)"),
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -42,6 +43,8 @@ pub struct Config {
     pub syn_retries: u32,
     /// None when unset or empty: packets cross the device untouched.
     pub faults: Option<FaultSpec>,
+    /// Open the TUN with the virtio-net header and ask for offloads.
+    pub offload: bool,
 }
 
 impl Config {
@@ -107,7 +110,15 @@ impl Config {
             Some(v) if !v.trim().is_empty() => Some(FaultSpec::parse(&v).map_err(|e| bad("UTCP_FAULTS", &v, &e))?),
             _ => None,
         };
-        Ok(Config { dev, addr, peer, mtu, trace, pcap, log, passthrough, syn_retries, faults })
+        let offload = match get("UTCP_OFFLOAD").as_deref() {
+            None | Some("1") | Some("") => true,
+            Some("0") => false,
+            Some(v) => return Err(bad("UTCP_OFFLOAD", v, "expected 0 or 1")),
+        };
+        // The injector works on wire-sized packets: a lost 64 KB GSO
+        // super-packet would be a burst of 45 losses, not one.
+        let offload = offload && faults.is_none();
+        Ok(Config { dev, addr, peer, mtu, trace, pcap, log, passthrough, syn_retries, faults, offload })
     }
 
     /// Whether connections to `ip` go to the kernel, not through utcp.
@@ -146,6 +157,8 @@ mod tests {
         assert!(!c.is_passthrough(Ipv4Addr::new(198, 18, 0, 1)));
         assert_eq!(c.syn_retries, 6);
         assert!(c.faults.is_none());
+        assert!(c.offload);
+        assert!(!cfg(&[("UTCP_OFFLOAD", "0")]).unwrap().offload);
     }
 
     #[test]
@@ -161,6 +174,7 @@ mod tests {
             ("UTCP_SYN_RETRIES", "-1"),
             ("UTCP_FAULTS", "loss=5"),
             ("UTCP_FAULTS", "in:jitter=5"),
+            ("UTCP_OFFLOAD", "on"),
         ] {
             let e = cfg(&[(k, v)]).unwrap_err();
             assert!(e.starts_with(&format!("utcp: {k}=")), "{e}");

@@ -92,6 +92,8 @@ pub struct Runtime {
     shared: &'static Shared,
     pub cfg: Config,
     tun_fd: c_int,
+    /// The TUN frames carry a virtio-net header (`tun.rs`).
+    vnet_hdr: bool,
     /// Wakes this process's stack thread when a caller armed an earlier
     /// timer (a new one in a forked child).
     wake_fd: AtomicI32,
@@ -112,6 +114,9 @@ pub struct Shared {
     nprocs: AtomicU32,
     /// The TUN fd (inherited, same number in every process).
     tun_fd: c_int,
+    /// Whether that fd was opened with the virtio-net header (for exec'd
+    /// images: the header is a property of the open device).
+    vnet_hdr: bool,
     /// Runtime::epoch_us, for exec'd images.
     epoch_us: u64,
     state: UnsafeCell<State>,
@@ -210,6 +215,7 @@ fn start_inner() -> Result<Runtime, String> {
     scfg.mtu = tun.mtu;
     scfg.tcp.syn_retries = cfg.syn_retries;
     scfg.seed = entropy();
+    scfg.offload = tun.offload;
     let pcap_fd = match &cfg.pcap {
         Some(path) => {
             let cpath = std::ffi::CString::new(path.as_str()).map_err(|_| format!("utcp: UTCP_PCAP={path:?}: not a path"))?;
@@ -234,13 +240,14 @@ fn start_inner() -> Result<Runtime, String> {
             deadline: AtomicU64::new(u64::MAX),
             nprocs: AtomicU32::new(1),
             tun_fd: tun.fd,
+            vnet_hdr: tun.vnet_hdr,
             epoch_us: mono_us(),
             state: UnsafeCell::new(State {
                 stack,
                 fds: FdTable::default(),
                 epolls: epoll::Table::default(),
                 pcap,
-                buf: vec![0u8; 65536],
+                buf: vec![0u8; tun::MAX_FRAME],
                 procs: vec![crate::fd::refresh_pid()],
                 woken_seq: 0,
                 faults: faults::Injector::new(&cfg),
@@ -252,7 +259,7 @@ fn start_inner() -> Result<Runtime, String> {
         sys::log(&format!("utcp: {} up: utcp {} <-> kernel {}/{} mtu {}\n", tun.name, tun.addr, tun.peer, tun.prefix, tun.mtu));
     }
     shm::set_root(shared as *const Shared as usize);
-    let rt = Runtime { shared, cfg, tun_fd: tun.fd, wake_fd: AtomicI32::new(wake_fd), epoch_us: shared.epoch_us };
+    let rt = Runtime { shared, cfg, tun_fd: tun.fd, vnet_hdr: tun.vnet_hdr, wake_fd: AtomicI32::new(wake_fd), epoch_us: shared.epoch_us };
     start_threads(0)?;
     // SAFETY: registering plain extern "C" functions.
     unsafe {
@@ -324,7 +331,7 @@ fn exec_attach(cfg: &Config) -> Option<Result<Runtime, String>> {
         Ok(fd) => fd,
         Err(e) => return Some(Err(format!("utcp: eventfd: {e}"))),
     };
-    let rt = Runtime { shared, cfg: cfg.clone(), tun_fd: shared.tun_fd, wake_fd: AtomicI32::new(wake_fd), epoch_us: shared.epoch_us };
+    let rt = Runtime { shared, cfg: cfg.clone(), tun_fd: shared.tun_fd, vnet_hdr: shared.vnet_hdr, wake_fd: AtomicI32::new(wake_fd), epoch_us: shared.epoch_us };
     let (kept, gen_seen) = {
         let mut st = rt.lock();
         let now = rt.now();
@@ -452,7 +459,9 @@ impl Runtime {
     pub fn flush(&self, st: &mut State) {
         let now = self.now();
         let State { stack, buf, faults, .. } = st;
-        while let Some(n) = stack.poll_transmit(now, buf) {
+        let room = tun::headroom(self.vnet_hdr);
+        while let Some(t) = stack.transmit(now, &mut buf[room..]) {
+            let n = tun::frame(buf, self.vnet_hdr, t);
             // A full device queue or a device that went down loses the
             // packet, like a link would; TCP retransmits.
             faults::transmit(faults, now, &buf[..n], |p| {
@@ -501,7 +510,7 @@ impl Runtime {
     /// of a tree runs one on the same (inherited) TUN fd; whichever reads
     /// a packet or gets to a timer first handles it, under the lock.
     fn thread_main(&self) {
-        let mut pkt = vec![0u8; 65536 + 64];
+        let mut pkt = vec![0u8; tun::MAX_FRAME];
         let mut last_reap = self.now();
         loop {
             let timeout_ms = {
@@ -544,7 +553,7 @@ impl Runtime {
             for _ in 0..256 {
                 match sys::read(self.tun_fd, &mut pkt) {
                     Ok(n) if n > 0 => {
-                        faults::receive(&mut st, now, &pkt[..n]);
+                        faults::receive(&mut st, now, &pkt[..n], self.vnet_hdr);
                         busy = true;
                     }
                     _ => break,

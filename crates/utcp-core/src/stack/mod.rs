@@ -21,7 +21,8 @@ pub use socket::SocketId;
 pub use stats::{DropReason, Stats};
 
 use crate::rng::Rng;
-use crate::tcp::{TcpConfig, SEGMENT_OVERHEAD};
+pub use crate::tcp::{Offload, Transmit};
+use crate::tcp::{TcpConfig, SEGMENT_OVERHEAD, TSO_MAX_PACKET};
 use crate::time::Instant;
 use crate::trace::{Direction, TraceEvent};
 use core::net::{Ipv4Addr, SocketAddrV4};
@@ -49,6 +50,9 @@ pub struct StackConfig {
     /// Seeds the ISN, port and cookie secrets: the runtime passes entropy,
     /// tests a constant.
     pub seed: u64,
+    /// What the device does for us (checksums, TSO); read the packets
+    /// with [`Stack::transmit`] when anything is on.
+    pub offload: Offload,
 }
 
 impl StackConfig {
@@ -62,6 +66,7 @@ impl StackConfig {
             ephemeral_ports: 32768..=60999,
             frag: frag::FragConfig::default(),
             seed: 0,
+            offload: Offload::default(),
         }
     }
 
@@ -69,6 +74,7 @@ impl StackConfig {
     fn tcp_config(&self) -> TcpConfig {
         let mut tcp = self.tcp.clone();
         tcp.mss = (self.mtu.clamp(88, 65535) - 40) as u16;
+        tcp.offload = self.offload;
         tcp
     }
 }
@@ -184,21 +190,33 @@ impl Stack {
     }
 
     /// Write the next outgoing IPv4 packet into `buf`, which should hold
-    /// at least MTU bytes.
+    /// at least MTU bytes. Without offloads; see [`Stack::transmit`].
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
+        self.transmit(now, buf).map(|t| t.len)
+    }
+
+    /// Write the next outgoing IPv4 packet into `buf` and say what the
+    /// device must do to it. With the TSO offload a buffer of
+    /// [`TSO_MAX_PACKET`] bytes lets full-sized segments go out as one
+    /// super-segment; trace events and pcap records show it as the one
+    /// packet handed to the device, as tcpdump on a TSO interface does.
+    pub fn transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
         if let Some(p) = self.control.pop_front() {
             if p.len() <= buf.len() {
                 buf[..p.len()].copy_from_slice(&p);
                 self.obs.stats.segments_out += 1;
                 self.obs.packet(now, Direction::Out, &p);
-                return Some(p.len());
+                // Built with full checksums (`queue_control`).
+                return Some(Transmit { len: p.len(), segment_size: None, partial_checksum: false });
             }
             // The caller's buffer is smaller than the MTU (a misuse): keep
             // the packet for a call with room rather than lose it.
             self.control.push_front(p);
         }
-        // Segments are at most MTU bytes whatever the caller's buffer.
-        let limit = buf.len().min(self.cfg.mtu.max(SEGMENT_OVERHEAD + 1));
+        // Segments are at most MTU bytes whatever the caller's buffer,
+        // unless the device cuts super-segments.
+        let max = if self.cfg.offload.tso { TSO_MAX_PACKET } else { self.cfg.mtu.max(SEGMENT_OVERHEAD + 1) };
+        let limit = buf.len().min(max);
         while let Some(&id) = self.dirty.front() {
             let Some(sock) = self.sockets.get_mut(id.index()).and_then(|s| s.as_mut()) else {
                 self.dirty.pop_front();

@@ -19,6 +19,21 @@ impl Default for Keepalive {
     }
 }
 
+/// What the device does for the stack (a TUN with the virtio-net header
+/// and TUNSETOFFLOAD). The engine only shapes its packets for it; the
+/// runtime negotiates it and fills in the header.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Offload {
+    /// The device completes TCP checksums (virtio-net NEEDS_CSUM): outgoing
+    /// segments carry only the pseudo-header sum, and received segments
+    /// the device vouches for are not summed again.
+    pub checksum: bool,
+    /// The device cuts a TCP super-segment of up to 64 KB into MSS-sized
+    /// segments (TSO, virtio-net GSO_TCPV4). Needs `checksum`: Linux takes
+    /// GSO packets from a TUN only with a partial checksum.
+    pub tso: bool,
+}
+
 #[derive(Clone, Debug)]
 pub struct TcpConfig {
     /// The MSS we advertise: device MTU - 40.
@@ -48,6 +63,8 @@ pub struct TcpConfig {
     pub keepalive: Option<Keepalive>,
     /// Congestion control by Linux's TCP_CONGESTION name.
     pub congestion: super::cc::CcKind,
+    /// The device's offloads (the stack copies `StackConfig::offload`).
+    pub offload: Offload,
 }
 
 impl Default for TcpConfig {
@@ -74,6 +91,7 @@ impl Default for TcpConfig {
             cork: false,
             keepalive: None,
             congestion: super::cc::DEFAULT_CC_KIND,
+            offload: Offload::default(),
         }
     }
 }

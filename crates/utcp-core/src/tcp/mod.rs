@@ -11,7 +11,7 @@ pub mod state;
 pub mod tcb;
 mod timer;
 
-pub use config::{Keepalive, TcpConfig};
-pub use output::SEGMENT_OVERHEAD;
+pub use config::{Keepalive, Offload, TcpConfig};
+pub use output::{Transmit, SEGMENT_OVERHEAD, TSO_MAX_PACKET};
 pub use state::State;
 pub use tcb::Tcb;

@@ -16,9 +16,42 @@ use crate::wire::{Flags, Options, SackBlock, SeqNum, TcpRepr};
 /// Room a segment needs beyond its payload: IPv4 and full TCP header.
 pub const SEGMENT_OVERHEAD: usize = ipv4::HEADER_LEN + MAX_HEADER_LEN;
 
+/// The largest packet a TSO super-segment may be: the IPv4 total length
+/// field's limit (RFC 791), also Linux's GSO limit for a TUN (64 KB).
+pub const TSO_MAX_PACKET: usize = 65535;
+
+/// One packet from `poll_transmit`, with what the device must do to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Transmit {
+    /// Bytes of the IPv4 packet in the caller's buffer.
+    pub len: usize,
+    /// A TSO super-segment: the device cuts its payload into pieces of
+    /// this many bytes, each with a copy of the headers (virtio-net
+    /// `gso_size`). None for an ordinary packet.
+    pub segment_size: Option<u16>,
+    /// The TCP checksum holds only the pseudo-header sum: the device
+    /// completes it (virtio-net NEEDS_CSUM, from the TCP header at
+    /// `csum_start` = the IPv4 header length, the field at offset 16).
+    pub partial_checksum: bool,
+}
+
 impl Tcb {
     /// Write the next segment, as a whole IPv4 packet, into `buf`.
-    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8], obs: &mut Observer) -> Option<usize> {
+    ///
+    /// `buf` is one MTU, or with the TSO offload up to [`TSO_MAX_PACKET`]
+    /// bytes: ordinary segments still fit the MTU (`segment_room`), only a
+    /// run of full-sized segments becomes one super-segment.
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8], obs: &mut Observer) -> Option<Transmit> {
+        let len = self.next_packet(now, buf, obs)?;
+        // Only `emit_data` grows a payload past SND.MSS, and only with TSO.
+        let tcp_hlen = ((buf[ipv4::HEADER_LEN + 12] >> 4) as usize) * 4;
+        let payload = len - ipv4::HEADER_LEN - tcp_hlen;
+        let segment_size = (payload > self.snd_mss).then_some(self.snd_mss as u16);
+        debug_assert!(segment_size.is_none() || self.cfg.offload.tso);
+        Some(Transmit { len, segment_size, partial_checksum: self.cfg.offload.checksum })
+    }
+
+    fn next_packet(&mut self, now: Instant, buf: &mut [u8], obs: &mut Observer) -> Option<usize> {
         if buf.len() < SEGMENT_OVERHEAD {
             return None;
         }
@@ -103,7 +136,7 @@ impl Tcb {
             let next_sacked =
                 self.scoreboard.iter().map(|b| b.left).filter(|l| *l > seq).fold(self.snd_max, |a, l| a.min(l));
             let want = seq.dist_to(end).min(seq.dist_to(next_sacked)).min(self.snd_mss);
-            let len = want.min(self.payload_room(buf.len()));
+            let len = want.min(self.segment_room(buf.len()));
             if len < want && !self.rexmit.contains(&(seq + len)) {
                 // SACK blocks took room: the rest of the hole goes next.
                 self.rexmit.insert(0, seq + len);
@@ -149,9 +182,10 @@ impl Tcb {
         let wnd = self.snd_wnd.min(self.cc.cwnd() + self.inflation);
         let in_flight = self.flight_size();
         let usable = wnd.saturating_sub(in_flight);
-        let max_payload = self.payload_room(buf.len());
-        let mut len = remaining.min(self.snd_mss).min(max_payload);
-        if let Some(next_sacked) = self.scoreboard.iter().map(|b| b.left).filter(|l| *l > self.snd_nxt).min_by(|a, b| a.diff(*b).cmp(&0)) {
+        let mut len = remaining.min(self.snd_mss).min(self.segment_room(buf.len()));
+        let next_sacked =
+            self.scoreboard.iter().map(|b| b.left).filter(|l| *l > self.snd_nxt).min_by(|a, b| a.diff(*b).cmp(&0));
+        if let Some(next_sacked) = next_sacked {
             len = len.min(self.snd_nxt.dist_to(next_sacked));
         }
         if len > usable {
@@ -182,6 +216,9 @@ impl Tcb {
             }
         }
         let seq = self.snd_nxt;
+        if self.cfg.offload.tso && len == self.snd_mss && !self.sack_option_due() {
+            len = self.tso_len(seq, remaining, usable, self.payload_room(buf.len()), next_sacked);
+        }
         let mut flags = Flags::ACK;
         if len > 0 && seq + len == end {
             flags |= Flags::PSH;
@@ -205,12 +242,46 @@ impl Tcb {
             }
         }
         if retransmit {
-            obs.stats.retransmits += 1;
+            obs.stats.retransmits += len.div_ceil(self.snd_mss).max(1) as u64;
             self.rtt_probe = None;
         } else if self.rtt_probe.is_none() && len > 0 {
             self.rtt_probe = Some((seq, now));
         }
         Some(self.emit(now, buf, seq, flags, len, obs))
+    }
+
+    /// TSO: grow a full-sized segment at `seq` into a super-segment of as
+    /// many whole MSS pieces as the data, the send and congestion windows
+    /// (`usable`), the buffer (`room`) and the next SACKed block allow. The
+    /// device's pieces are then exactly the segments sent one by one would
+    /// have been (Linux: tcp_tso_autosize, tcp_mss_split_point), so the
+    /// byte-counting congestion control (RFC 5681 counts bytes in flight)
+    /// sees the same flight either way. A retransmission after a timeout
+    /// stops at SND.MAX so that new data is not counted as retransmitted.
+    fn tso_len(&self, seq: SeqNum, remaining: usize, usable: usize, room: usize, next_sacked: Option<SeqNum>) -> usize {
+        let mss = self.snd_mss;
+        let mut limit = remaining.min(usable).min(room);
+        if let Some(s) = next_sacked {
+            limit = limit.min(seq.dist_to(s));
+        }
+        if seq < self.snd_max {
+            limit = limit.min(seq.dist_to(self.snd_max));
+        }
+        (limit / mss * mss).max(mss)
+    }
+
+    /// Payload room for one ordinary segment: within the MTU whatever the
+    /// buffer (it is larger with TSO). `cfg.mss` is the MTU less 40
+    /// (`StackConfig::tcp_config`; TCP_MAXSEG only lowers it).
+    fn segment_room(&self, buf_len: usize) -> usize {
+        let mtu = self.cfg.mss as usize + ipv4::HEADER_LEN + crate::wire::tcp::HEADER_LEN;
+        self.payload_room(buf_len.min(mtu))
+    }
+
+    /// The next segment carries SACK blocks (RFC 2018 §4): out-of-order
+    /// data held, or a duplicate to report (RFC 2883).
+    fn sack_option_due(&self) -> bool {
+        self.sack_enabled && (self.recv_buf.has_ooo() || self.dsack.is_some())
     }
 
     /// Payload bytes that fit in `buf_len` beside the IPv4 header and the
@@ -219,7 +290,7 @@ impl Tcb {
     /// tcp_current_mss; RFC 9293 §3.7.1, RFC 2018 §3).
     fn payload_room(&self, buf_len: usize) -> usize {
         let mut opts = if self.ts_enabled { super::tcb::TS_OPTION_LEN } else { 0 };
-        if self.sack_enabled && (self.recv_buf.has_ooo() || self.dsack.is_some()) {
+        if self.sack_option_due() {
             let room = if self.ts_enabled { 3 } else { 4 };
             let blocks = self.recv_buf.ooo_ranges().count() + self.dsack.is_some() as usize;
             opts += 4 + 8 * blocks.min(room);
@@ -285,7 +356,7 @@ impl Tcb {
             if self.ts_enabled {
                 options.timestamps = Some((self.ts_now(now), self.ts_recent));
             }
-            if self.sack_enabled && flags.ack() && (self.recv_buf.has_ooo() || self.dsack.is_some()) {
+            if flags.ack() && self.sack_option_due() {
                 let mut blocks = [SackBlock::default(); crate::wire::tcp::MAX_SACK_BLOCKS];
                 let mut n = 0;
                 // RFC 2883 §4: a D-SACK block, reporting a duplicate, goes first.
@@ -379,11 +450,13 @@ impl Tcb {
             let copied = self.send_buf.read_at(offset, &mut buf[start..start + len]);
             debug_assert_eq!(copied, len);
         }
-        let tcp_len = repr.emit_in_place(&mut buf[ipv4::HEADER_LEN..], *self.local.ip(), *self.remote.ip(), len);
-        let ip = Ipv4Repr::new(*self.local.ip(), *self.remote.ip(), PROTO_TCP, tcp_len);
+        let (src, dst) = (*self.local.ip(), *self.remote.ip());
+        let tcp_len = repr.emit_in_place_with(&mut buf[ipv4::HEADER_LEN..], src, dst, len, self.cfg.offload.checksum);
+        let ip = Ipv4Repr::new(src, dst, PROTO_TCP, tcp_len);
         ip.emit(buf);
         let total = ipv4::HEADER_LEN + tcp_len;
-        obs.stats.segments_out += 1;
+        // A super-segment leaves the device as this many segments.
+        obs.stats.segments_out += len.div_ceil(self.snd_mss).max(1) as u64;
         obs.packet(now, crate::trace::Direction::Out, &buf[..total]);
         total
     }

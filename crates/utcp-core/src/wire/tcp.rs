@@ -320,6 +320,25 @@ impl TcpRepr {
     /// caller already wrote at `buf[header_len()..]`: the output path copies
     /// data from the send buffer straight into the packet.
     pub fn emit_in_place(&self, buf: &mut [u8], src: Ipv4Addr, dst: Ipv4Addr, payload_len: usize) -> usize {
+        self.emit_in_place_with(buf, src, dst, payload_len, false)
+    }
+
+    /// Like [`emit_in_place`](Self::emit_in_place); with `partial_checksum`
+    /// the checksum field gets only the folded pseudo-header sum, not
+    /// complemented, for a device that completes it (virtio-net
+    /// NEEDS_CSUM: it sums from the TCP header to the end, this field
+    /// included, and stores the complement). That is what Linux leaves in
+    /// a CHECKSUM_PARTIAL segment (`__tcp_v4_send_check`), and its GSO
+    /// code adjusts the length in it for each piece of a super-segment
+    /// (`tcp_gso_segment`).
+    pub fn emit_in_place_with(
+        &self,
+        buf: &mut [u8],
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        payload_len: usize,
+        partial_checksum: bool,
+    ) -> usize {
         let hlen = self.header_len();
         let total = hlen + payload_len;
         buf[0..2].copy_from_slice(&self.src_port.to_be_bytes());
@@ -335,7 +354,7 @@ impl TcpRepr {
         let olen = self.options.emit(&mut buf[HEADER_LEN..hlen]);
         debug_assert_eq!(olen, hlen - HEADER_LEN);
         let acc = checksum::pseudo_header(src, dst, PROTO_TCP, total);
-        let c = checksum::finish(checksum::sum(acc, &buf[..total]));
+        let c = if partial_checksum { !checksum::finish(acc) } else { checksum::finish(checksum::sum(acc, &buf[..total])) };
         buf[16..18].copy_from_slice(&c.to_be_bytes());
         total
     }
@@ -430,6 +449,24 @@ mod tests {
         assert_eq!(TcpRepr::parse(&optlen, A, B, false), Err(WireError::BadOptionLen));
         optlen[21] = 3; // MSS must be 4
         assert_eq!(TcpRepr::parse(&optlen, A, B, false), Err(WireError::BadOptionLen));
+    }
+
+    #[test]
+    fn partial_checksum_completed_as_a_device_does_verifies() {
+        let mut r = syn();
+        r.flags = Flags::ACK;
+        let payload = b"some payload, odd length";
+        let mut buf = vec![0u8; r.header_len() + payload.len()];
+        let hlen = r.header_len();
+        buf[hlen..].copy_from_slice(payload);
+        let n = r.emit_in_place_with(&mut buf, A, B, payload.len(), true);
+        assert_eq!(TcpRepr::parse(&buf[..n], A, B, true), Err(WireError::BadTcpChecksum));
+        // virtio-net NEEDS_CSUM: sum from csum_start to the end, the field
+        // included, store the complement at csum_offset 16.
+        let c = checksum::finish(checksum::sum(0, &buf[..n]));
+        buf[16..18].copy_from_slice(&c.to_be_bytes());
+        let (back, data) = TcpRepr::parse(&buf[..n], A, B, true).unwrap();
+        assert_eq!((back, data), (r, &payload[..]));
     }
 
     #[test]

@@ -7,10 +7,10 @@
 
 use core::net::{Ipv4Addr, SocketAddrV4};
 use core::time::Duration;
-use utcp_core::stack::{SocketId, Stack, StackConfig};
+use utcp_core::stack::{SocketId, Stack, StackConfig, Transmit};
 use utcp_core::tcp::State;
 use utcp_core::wire::ipv4::{self, Ipv4Repr, PROTO_TCP};
-use utcp_core::wire::{Flags, Options, SeqNum, TcpRepr};
+use utcp_core::wire::{checksum, Flags, Options, SeqNum, TcpRepr};
 use utcp_core::Instant;
 
 /// The stack under test.
@@ -125,19 +125,32 @@ impl Harness {
         self.stack.receive(self.now, pkt);
     }
 
-    /// Everything the stack sends now, parsed (checksums verified).
+    /// Everything the stack sends now, parsed (checksums verified), as
+    /// it leaves an offloading device: checksums completed, super-segments
+    /// cut into their pieces.
     pub fn output(&mut self) -> Vec<Seg> {
+        let mut out = Vec::new();
+        for (t, pkt) in self.transmits() {
+            for wire in device(t, &pkt) {
+                let (ip, payload) = Ipv4Repr::parse(&wire).expect("stack sent a valid IPv4 packet");
+                assert_eq!(ip.src, LOCAL);
+                if ip.protocol != PROTO_TCP {
+                    continue;
+                }
+                let (tcp, data) = TcpRepr::parse(payload, ip.src, ip.dst, true).expect("stack sent a valid segment");
+                out.push(Seg { tcp, data: data.to_vec() });
+            }
+        }
+        out
+    }
+
+    /// The packets the stack hands the device now, as it hands them.
+    pub fn transmits(&mut self) -> Vec<(Transmit, Vec<u8>)> {
         let mut out = Vec::new();
         let mut buf = vec![0u8; 65536];
         for _ in 0..10_000 {
-            let Some(n) = self.stack.poll_transmit(self.now, &mut buf) else { break };
-            let (ip, payload) = Ipv4Repr::parse(&buf[..n]).expect("stack sent a valid IPv4 packet");
-            assert_eq!(ip.src, LOCAL);
-            if ip.protocol != PROTO_TCP {
-                continue;
-            }
-            let (tcp, data) = TcpRepr::parse(payload, ip.src, ip.dst, true).expect("stack sent a valid segment");
-            out.push(Seg { tcp, data: data.to_vec() });
+            let Some(t) = self.stack.transmit(self.now, &mut buf) else { break };
+            out.push((t, buf[..t.len].to_vec()));
         }
         out
     }
@@ -295,6 +308,56 @@ fn log_edges(edges: &[String]) {
     if let Err(e) = file.and_then(|mut f| f.write_all(text.as_bytes())) {
         panic!("UTCP_EDGE_LOG={}: {e}", path.to_string_lossy());
     }
+}
+
+/// What an offloading device (Linux's GSO behind a TUN with the
+/// virtio-net header) makes of one packet: a super-segment cut into
+/// pieces of `segment_size` payload bytes, each with the headers copied,
+/// the sequence number advanced, FIN and PSH on the last piece only, the
+/// lengths and IPv4 checksum fixed (tcp_gso_segment); partial TCP
+/// checksums completed.
+pub fn device(t: Transmit, pkt: &[u8]) -> Vec<Vec<u8>> {
+    let ihl = ipv4::HEADER_LEN;
+    let complete = |p: &mut Vec<u8>| {
+        if t.partial_checksum && p[9] == PROTO_TCP {
+            // NEEDS_CSUM: the field holds the pseudo-header sum for the
+            // super-segment's length; each piece's differs (Linux adjusts).
+            let (src, dst) = (Ipv4Addr::new(p[12], p[13], p[14], p[15]), Ipv4Addr::new(p[16], p[17], p[18], p[19]));
+            let tcp_len = p.len() - ihl;
+            let acc = checksum::pseudo_header(src, dst, PROTO_TCP, tcp_len);
+            p[ihl + 16..ihl + 18].copy_from_slice(&[0, 0]);
+            let c = checksum::finish(checksum::sum(acc, &p[ihl..]));
+            p[ihl + 16..ihl + 18].copy_from_slice(&c.to_be_bytes());
+        }
+    };
+    let Some(size) = t.segment_size else {
+        let mut p = pkt.to_vec();
+        complete(&mut p);
+        return vec![p];
+    };
+    let size = size as usize;
+    let hlen = ihl + ((pkt[ihl + 12] >> 4) as usize) * 4;
+    let seq = u32::from_be_bytes([pkt[ihl + 4], pkt[ihl + 5], pkt[ihl + 6], pkt[ihl + 7]]);
+    let flags = pkt[ihl + 13];
+    let payload = &pkt[hlen..];
+    let n = payload.len().div_ceil(size);
+    let mut out = Vec::new();
+    for (i, chunk) in payload.chunks(size).enumerate() {
+        let mut p = pkt[..hlen].to_vec();
+        p.extend_from_slice(chunk);
+        let total = p.len() as u16;
+        p[2..4].copy_from_slice(&total.to_be_bytes());
+        p[10..12].copy_from_slice(&[0, 0]);
+        let c = checksum::checksum(&p[..ihl]);
+        p[10..12].copy_from_slice(&c.to_be_bytes());
+        p[ihl + 4..ihl + 8].copy_from_slice(&seq.wrapping_add((i * size) as u32).to_be_bytes());
+        if i + 1 < n {
+            p[ihl + 13] = flags & !(Flags::FIN.0 | Flags::PSH.0);
+        }
+        complete(&mut p);
+        out.push(p);
+    }
+    out
 }
 
 /// A whole IPv4 packet carrying `tcp` with `data`.
