@@ -660,6 +660,14 @@ static STOPPER: AtomicU32 = AtomicU32::new(0);
 /// this pid; the new image takes them back (`exec_attach`).
 pub fn exec_prepare() {
     let Some(rt) = running() else { return };
+    // SAFETY: getpid takes no arguments.
+    let real_pid = unsafe { libc::syscall(libc::SYS_getpid) } as u32;
+    if real_pid != crate::fd::pid() {
+        // A vfork child (no atfork handler ran): it runs in its parent's
+        // memory, holds no socket, and the parent's threads must not be
+        // parked by what it writes here.
+        return;
+    }
     let st = rt.lock();
     STOPPER.store(gettid(), Ordering::Release);
     drop(st);
