@@ -665,6 +665,11 @@ extern "C" fn at_exit() {
         let (g, _) = rt.wait(st, Some(deadline - now));
         st = g;
     }
+    // The last process of the tree reports the stack's counters (drops by
+    // reason): the only way to see them from outside (scripts/robust).
+    if rt.cfg.log >= LogLevel::Info {
+        sys::log(&format!("utcp: stats: {}\n", st.stack.stats()));
+    }
     EXITING.store(gettid(), Ordering::Release);
 }
 
