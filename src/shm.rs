@@ -33,8 +33,11 @@ use core::cell::Cell;
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::alloc::System;
 
-/// Address space reserved for the arena (pages are used on demand).
-const ARENA_SIZE: usize = 64 << 30;
+/// Address space to reserve for the arena (pages are used on demand),
+/// largest first: an address-space limit (`ulimit -v`, or valgrind, whose
+/// guest address space cannot hold 64 GiB) refuses the first sizes, and a
+/// smaller arena still serves a program with fewer connections.
+const ARENA_SIZES: [usize; 4] = [64 << 30, 8 << 30, 1 << 30, 256 << 20];
 const MIN_SHIFT: u32 = 4;
 const CLASSES: usize = 40;
 const PAGE: usize = 4096;
@@ -160,27 +163,37 @@ struct Header {
 /// The arena's base address in this process (0: not made yet). fork
 /// copies it, and the mapping is at the same address in the child.
 static BASE: AtomicUsize = AtomicUsize::new(0);
+/// The arena's size (one of `ARENA_SIZES`), set with `BASE`.
+static SIZE: AtomicUsize = AtomicUsize::new(0);
 
 /// Make the arena (once per program tree: a forked child inherits it).
 pub fn init() -> Result<(), String> {
     if BASE.load(Ordering::Acquire) != 0 {
         return Ok(());
     }
-    // SAFETY: a fresh anonymous mapping; raw syscall, no hooks involved.
-    let p = unsafe {
-        libc::syscall(
-            libc::SYS_mmap,
-            0usize,
-            ARENA_SIZE,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_SHARED | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-            -1,
-            0usize,
-        )
-    };
-    if p < 0 || p as usize == usize::MAX {
-        return Err(format!("utcp: cannot map the shared arena: {}", std::io::Error::from_raw_os_error(crate::sys::errno())));
+    let mut mapped = None;
+    for size in ARENA_SIZES {
+        // SAFETY: a fresh anonymous mapping; raw syscall, no hooks involved.
+        let p = unsafe {
+            libc::syscall(
+                libc::SYS_mmap,
+                0usize,
+                size,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0usize,
+            )
+        };
+        if p >= 0 && p as usize != usize::MAX {
+            mapped = Some((p, size));
+            break;
+        }
     }
+    let Some((p, size)) = mapped else {
+        return Err(format!("utcp: cannot map the shared arena: {}", std::io::Error::from_raw_os_error(crate::sys::errno())));
+    };
+    SIZE.store(size, Ordering::Release);
     let base = p as usize;
     // SAFETY: the header sits at the start of the fresh (zeroed) mapping.
     unsafe { (*(base as *mut Header)).bump = PAGE };
@@ -197,7 +210,7 @@ fn header() -> Option<&'static Header> {
 /// Is `p` a block of the arena?
 pub fn contains(p: *const u8) -> bool {
     let b = BASE.load(Ordering::Relaxed);
-    b != 0 && (p as usize) >= b && (p as usize) < b + ARENA_SIZE
+    b != 0 && (p as usize) >= b && (p as usize) < b + SIZE.load(Ordering::Relaxed)
 }
 
 fn class_of(layout: Layout) -> usize {
@@ -228,7 +241,7 @@ unsafe fn arena_alloc(layout: Layout) -> *mut u8 {
         } else {
             let align = size.min(PAGE).max(layout.align());
             let off = (*hp).bump.next_multiple_of(align);
-            if off + size > ARENA_SIZE {
+            if off + size > SIZE.load(Ordering::Relaxed) {
                 core::ptr::null_mut()
             } else {
                 (*hp).bump = off + size;
