@@ -208,7 +208,7 @@ class Table:
         for case, sent, ver, rx, ok, note in self.rows:
             res = "ok" if ok else "FAIL"
             fail |= not ok
-            print(f"{case:<24} | {sent:>10} | {ver:>10} | {rx:>4} | {res}{(' ' + note.strip()) if note.strip() else ''}", flush=True)
+            print(f"{case:<24} | {sent:>10} | {ver:>10} | {rx:>11} | {res}{(' ' + note.strip()) if note.strip() else ''}", flush=True)
         return fail
 
 

@@ -342,7 +342,17 @@ fn live(stack: &Stack, id: SocketId, last: &mut (u32, u32, u32)) -> (u32, u32, u
 }
 
 /// A user call on `id`, chosen by `op`.
-fn user_call(p: &mut Peer, id: SocketId, op: u8, arg: u16) {
+/// The peer's byte at sequence number `seq`: every segment the segment
+/// target sends carries the bytes of its own sequence range, so whatever
+/// the application reads can be checked against its stream offset however
+/// the segments were cut, repeated, overlapped or reordered.
+pub fn stream_byte(seq: u32) -> u8 {
+    (seq.wrapping_mul(2_654_435_761) >> 24) as u8
+}
+
+/// A user call on `id`, chosen by `op`. Returns what a recv() returned
+/// (and whether it was a peek), for the caller to check.
+fn user_call(p: &mut Peer, id: SocketId, op: u8, arg: u16) -> Option<(Vec<u8>, bool)> {
     let now = p.now;
     let mut buf = [0u8; 4096];
     // Results are ignored: the fuzzer calls in every state, and an errno
@@ -353,7 +363,10 @@ fn user_call(p: &mut Peer, id: SocketId, op: u8, arg: u16) {
             let _ = p.stack.send(id, &data);
         }
         2 => {
-            let _ = p.stack.recv(now, id, &mut buf[..(arg as usize % 4096).max(1)], arg & 1 == 1);
+            let peek = arg & 1 == 1;
+            if let Ok(n) = p.stack.recv(now, id, &mut buf[..(arg as usize % 4096).max(1)], peek) {
+                return Some((buf[..n].to_vec(), peek));
+            }
         }
         3 => {
             let how = [Shutdown::Read, Shutdown::Write, Shutdown::Both][arg as usize % 3];
@@ -374,6 +387,7 @@ fn user_call(p: &mut Peer, id: SocketId, op: u8, arg: u16) {
             let _ = p.stack.readiness(id);
         }
     }
+    None
 }
 
 /// Fuzz target (a): arbitrary IPv4 packets into a stack that has a
@@ -410,7 +424,7 @@ pub fn run_packets(data: &[u8]) -> Stats {
         } else if c & 0xc0 == 0xc0 {
             let which = (c as usize >> 3) % 3;
             let (op, arg) = (c, inp.u16());
-            user_call(&mut p, ids[which], op, arg);
+            let _ = user_call(&mut p, ids[which], op, arg);
         } else {
             let len = inp.u16() as usize % 2048;
             let mut pkt = inp.bytes(len).to_vec();
@@ -459,6 +473,13 @@ pub fn run_packets(data: &[u8]) -> Stats {
     p.stack.stats().clone()
 }
 
+/// What a segment program did: the stack's counters, and how many bytes
+/// the application read (each checked against the peer's stream).
+pub struct SegmentsReport {
+    pub stats: Stats,
+    pub bytes_read: u64,
+}
+
 /// Fuzz target (b): a sequence of segments from the peer into a socket
 /// in any of the 11 states (first byte), with checksums always valid and
 /// sequence numbers relative to the live ones, so that every segment gets
@@ -469,15 +490,20 @@ pub fn run_packets(data: &[u8]) -> Stats {
 /// - `k % 8 == 0`: clock step of u16 ms (0: to the next timer);
 /// - `k % 8 == 1`: a socket call;
 /// - otherwise a segment: flags byte, seq and ack as i16 offsets from
-///   RCV.NXT and SND.UNA (or raw u32s when bit 3 of `k` is set), window,
+///   RCV.NXT and SND.UNA (or raw u32s when bit 3 of `k` is set; with bit
+///   5 instead, seq is RCV.NXT itself), window,
 ///   options (bit 4: well-formed from [`Options`] fields, else up to 40
-///   raw bytes), and a payload of up to 2047 bytes.
-pub fn run_segments(data: &[u8]) -> Stats {
+///   raw bytes), and a payload of up to 2047 bytes, the [`stream_byte`]s
+///   of its sequence range: what the application reads must be exactly
+///   the stream from IRS + 1 on.
+pub fn run_segments(data: &[u8]) -> SegmentsReport {
     let mut inp = Input::new(data);
     let state = State::ALL[inp.u8() as usize % State::ALL.len()];
     let (mut p, id) = Peer::in_state(state);
     let mut last = (PEER_ISS + 1, 0, 0);
-    let payload = [0xa5u8; 2048];
+    // The application's read position in the peer's stream, from IRS + 1.
+    let mut read = 0u32;
+    let mut bytes_read = 0u64;
     for _ in 0..256 {
         if inp.is_empty() {
             break;
@@ -487,7 +513,20 @@ pub fn run_segments(data: &[u8]) -> Stats {
             0 => p.advance(Duration::from_millis(inp.u16() as u64)),
             1 => {
                 let arg = inp.u16();
-                user_call(&mut p, id, k >> 3, arg);
+                // The IRS as of now: a SYN-SENT socket learns it later.
+                let irs = p.stack.tcb(id).map(|t| t.irs().0);
+                if let (Some((got, peek)), Some(irs)) = (user_call(&mut p, id, k >> 3, arg), irs) {
+                    // RFC 9293 §3.10.7.4 (seventh, segment text): data reaches
+                    // the user in sequence order, each byte exactly once.
+                    for (i, &b) in got.iter().enumerate() {
+                        let seq = irs.wrapping_add(1).wrapping_add(read).wrapping_add(i as u32);
+                        assert_eq!(b, stream_byte(seq), "byte {} of the stream (seq {seq}) is wrong", read as usize + i);
+                    }
+                    if !peek {
+                        read = read.wrapping_add(got.len() as u32);
+                        bytes_read += got.len() as u64;
+                    }
+                }
             }
             _ => {
                 let (rcv_nxt, snd_una, ts_recent) = live(&p.stack, id, &mut last);
@@ -495,10 +534,10 @@ pub fn run_segments(data: &[u8]) -> Stats {
                 let (seq, ack) = if k & 0x08 != 0 {
                     (inp.u32(), inp.u32())
                 } else {
-                    (
-                        rcv_nxt.wrapping_add(inp.u16() as i16 as i32 as u32),
-                        snd_una.wrapping_add(inp.u16() as i16 as i32 as u32),
-                    )
+                    // Bit 5: exactly at RCV.NXT, the in-order case, so that
+                    // even random programs deliver data to read back.
+                    let off = if k & 0x20 != 0 { 0 } else { inp.u16() as i16 as i32 as u32 };
+                    (rcv_nxt.wrapping_add(off), snd_una.wrapping_add(inp.u16() as i16 as i32 as u32))
                 };
                 let window = inp.u16();
                 let mut tcp = TcpRepr {
@@ -511,7 +550,10 @@ pub fn run_segments(data: &[u8]) -> Stats {
                     ..TcpRepr::default()
                 };
                 let len = inp.u16() as usize % 2048;
-                let data = &payload[..len];
+                // Data starts after the SYN's sequence number, if any.
+                let start = seq.wrapping_add(flags.syn() as u32);
+                let data: Vec<u8> = (0..len as u32).map(|k| stream_byte(start.wrapping_add(k))).collect();
+                let data = &data[..];
                 let pkt = if k & 0x10 != 0 {
                     let sel = inp.u8();
                     let o = &mut tcp.options;
@@ -554,7 +596,7 @@ pub fn run_segments(data: &[u8]) -> Stats {
         p.advance(Duration::ZERO);
         p.drain();
     }
-    p.stack.stats().clone()
+    SegmentsReport { stats: p.stack.stats().clone(), bytes_read }
 }
 
 /// Fuzz target (c): TCP option parsing. The input is the option bytes of

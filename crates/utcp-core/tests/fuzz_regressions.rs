@@ -27,6 +27,29 @@ fn random_bytes(rng: &mut Rng, max: u64) -> Vec<u8> {
     (0..rng.below(max)).map(|_| rng.next_u32() as u8).collect()
 }
 
+/// A segment-target program of well-formed steps (see
+/// `testkit::run_segments`): mostly segments at or near RCV.NXT with
+/// an acceptable ACK, recv() calls, other socket calls and clock steps.
+fn segment_program(rng: &mut Rng) -> Vec<u8> {
+    let mut p = vec![rng.next_u32() as u8];
+    let mut b = || rng.next_u32() as u8;
+    for _ in 0..40 {
+        match b() % 5 {
+            0 => p.extend_from_slice(&[0x00, 0, b()]),
+            1 => p.extend_from_slice(&[0x11, 0x0f, 0xfe]),
+            2 => p.extend_from_slice(&[(b() << 3) | 1, b(), b()]),
+            _ => {
+                // k: a segment step (k % 8 in 2..=7), at RCV.NXT (bit 5),
+                // raw options (bit 4 clear), not raw numbers (bit 3 clear).
+                let k = (b() & 0xc0) | 0x20 | (2 + b() % 6);
+                let flags = if b() % 4 == 0 { b() } else { 0x18 };
+                p.extend_from_slice(&[k, flags, 0, 0, 0xff, 0xff, 0x01, b(), 0]);
+            }
+        }
+    }
+    p
+}
+
 #[test]
 fn recorded_crash_inputs_replay_without_panic() {
     for (name, data) in crash_inputs("packets") {
@@ -59,8 +82,13 @@ fn segment_programs_reach_the_state_machine() {
     let mut rng = Rng::new(11);
     let mut total = utcp_core::stack::stats::Stats::default();
     let mut segs = 0;
-    for _ in 0..300 {
-        let s = testkit::run_segments(&random_bytes(&mut rng, 3000));
+    let mut read = 0;
+    for i in 0..300 {
+        // Half raw bytes, half programs built step by step (which read).
+        let prog = if i % 2 == 0 { random_bytes(&mut rng, 3000) } else { segment_program(&mut rng) };
+        let r = testkit::run_segments(&prog);
+        read += r.bytes_read;
+        let s = r.stats;
         segs += s.segments_in;
         for r in DropReason::ALL {
             for _ in 0..s.drops(*r) {
@@ -69,6 +97,7 @@ fn segment_programs_reach_the_state_machine() {
         }
     }
     assert!(segs > 1000, "only {segs} segments reached TCP");
+    assert!(read > 0, "no program read data back (the stream check never ran)");
     for r in [DropReason::OutOfWindow, DropReason::RstChallenged, DropReason::BadOptionLen, DropReason::NoSocket] {
         assert!(total.drops(r) > 0, "no {} drop in 300 random programs", r.name());
     }
@@ -94,4 +123,18 @@ fn option_programs_never_panic() {
     for _ in 0..20_000 {
         testkit::run_options(&random_bytes(&mut rng, 48));
     }
+}
+
+/// The segment target's stream check: an in-order segment in ESTABLISHED
+/// and a recv() of it reads back the peer's bytes for that sequence range.
+/// Program bytes: state, then a segment step (k = 0x22: bit 5, exactly at
+/// RCV.NXT), flags ACK|PSH, ack offset 0, window, length 100, no options;
+/// then a recv step (k = 0x11) of 100 bytes.
+#[test]
+fn an_in_order_segment_is_read_back_and_checked() {
+    let established = State::ALL.iter().position(|s| *s == State::Established).unwrap() as u8;
+    let prog = [established, 0x22, 0x18, 0, 0, 0xff, 0xff, 0, 100, 0, 0x11, 0, 100];
+    let r = testkit::run_segments(&prog);
+    assert_eq!(r.bytes_read, 100);
+    assert_eq!(r.stats.total_drops(), 0);
 }
