@@ -152,7 +152,15 @@ class Sut:
         try:
             self.p.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            print(f"the utcp process ignored SIGTERM for 10 s: killed", file=sys.stderr)
+            # Every thread's stack, for the report, before the kill.
+            dump = f"{self.err_path}.hang"
+            try:
+                with open(dump, "w") as f:
+                    subprocess.run(["gdb", "-batch", "-p", str(self.p.pid), "-ex", "thread apply all bt 16"],
+                                   stdout=f, stderr=subprocess.DEVNULL, timeout=60)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+            print(f"the utcp process did not exit 10 s after SIGTERM: killed (stacks: {dump}, KEEP=1)", file=sys.stderr)
             self.p.kill()
             self.p.wait()
         self.err.close()

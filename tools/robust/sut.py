@@ -71,10 +71,17 @@ def serve(progress):
             else:
                 held.append(c)
 
+    # SIGTERM only to the main thread: Python runs handlers there, and a
+    # SIGTERM the kernel once gave to an accept thread left the main
+    # thread asleep (seen 1 run in about 15). The threads inherit the mask.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
     for l, port in zip(ls, (7000, 7001, 7002)):
         threading.Thread(target=loop, args=(l, port), daemon=True).start()
-    print("# ready", flush=True)
+    # The handler before "# ready": a SIGTERM right after it must still
+    # exit normally (atexit runs, utcp prints its counters).
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+    print("# ready", flush=True)
     while True:
         time.sleep(3600)
 
