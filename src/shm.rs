@@ -43,8 +43,11 @@ use core::cell::Cell;
 use core::sync::atomic::{AtomicI32, AtomicU32, AtomicUsize, Ordering};
 use std::alloc::System;
 
-/// Address space reserved for the arena (pages are used on demand).
-const ARENA_SIZE: usize = 64 << 30;
+/// Address space to reserve for the arena (pages are used on demand),
+/// largest first: an address-space limit (`ulimit -v`, or valgrind, whose
+/// guest address space cannot hold 64 GiB) refuses the first sizes, and a
+/// smaller arena still serves a program with fewer connections.
+const ARENA_SIZES: [usize; 4] = [64 << 30, 8 << 30, 1 << 30, 256 << 20];
 const MIN_SHIFT: u32 = 4;
 const CLASSES: usize = 40;
 const PAGE: usize = 4096;
@@ -181,6 +184,8 @@ struct Header {
     magic: u64,
     /// The arena's address in every process that maps it.
     base: usize,
+    /// Its size (one of `ARENA_SIZES`).
+    size: usize,
     /// The runtime's shared root object (0: not made yet).
     root: AtomicUsize,
     lock: SharedMutex,
@@ -193,14 +198,16 @@ struct Header {
 /// The arena's base address in this process (0: not made yet). fork
 /// copies it, and the mapping is at the same address in the child.
 static BASE: AtomicUsize = AtomicUsize::new(0);
+/// The arena's size (one of `ARENA_SIZES`), set with `BASE`.
+static SIZE: AtomicUsize = AtomicUsize::new(0);
 
 /// The arena's memfd in this process (-1: none, anonymous mapping).
 static MEMFD: AtomicI32 = AtomicI32::new(-1);
 
-fn raw_mmap(addr: usize, flags: libc::c_int, fd: libc::c_int) -> Option<usize> {
+fn raw_mmap(addr: usize, size: usize, flags: libc::c_int, fd: libc::c_int) -> Option<usize> {
     // SAFETY: a fresh shared mapping; raw syscall, no hooks involved.
     // MAP_FIXED_NOREPLACE never replaces an existing mapping.
-    let p = unsafe { libc::syscall(libc::SYS_mmap, addr, ARENA_SIZE, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED | libc::MAP_NORESERVE | flags, fd, 0usize) };
+    let p = unsafe { libc::syscall(libc::SYS_mmap, addr, size, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED | libc::MAP_NORESERVE | flags, fd, 0usize) };
     if p < 0 || p as usize == usize::MAX {
         return None;
     }
@@ -208,7 +215,7 @@ fn raw_mmap(addr: usize, flags: libc::c_int, fd: libc::c_int) -> Option<usize> {
     if addr != 0 && p != addr {
         // A kernel that ignores MAP_FIXED_NOREPLACE placed it elsewhere.
         // SAFETY: unmapping what we just mapped.
-        unsafe { libc::syscall(libc::SYS_munmap, p, ARENA_SIZE) };
+        unsafe { libc::syscall(libc::SYS_munmap, p, size) };
         return None;
     }
     Some(p)
@@ -219,7 +226,8 @@ fn raw_close(fd: libc::c_int) {
     unsafe { libc::syscall(libc::SYS_close, fd) };
 }
 
-/// A memfd of ARENA_SIZE at a high fd number, or None.
+/// A memfd as large as the largest arena (sparse: pages are used on
+/// demand), at a high fd number, or None.
 fn make_memfd() -> Option<libc::c_int> {
     // SAFETY: memfd_create with a static name; no MFD_CLOEXEC (exec keeps it).
     let fd = unsafe { libc::syscall(libc::SYS_memfd_create, MEMFD_NAME.as_ptr(), 0) };
@@ -228,7 +236,7 @@ fn make_memfd() -> Option<libc::c_int> {
     }
     let fd = fd as libc::c_int;
     // SAFETY: plain fd syscalls on our own fd.
-    let ok = unsafe { libc::syscall(libc::SYS_ftruncate, fd, ARENA_SIZE as i64) } == 0;
+    let ok = unsafe { libc::syscall(libc::SYS_ftruncate, fd, ARENA_SIZES[0] as i64) } == 0;
     if !ok {
         raw_close(fd);
         return None;
@@ -248,21 +256,27 @@ pub fn init() -> Result<(), String> {
         return Ok(());
     }
     let memfd = make_memfd();
-    let p = match memfd {
-        Some(fd) => raw_mmap(FIXED_BASE, libc::MAP_FIXED_NOREPLACE, fd).or_else(|| raw_mmap(0, 0, fd)),
-        None => raw_mmap(0, libc::MAP_ANONYMOUS, -1),
-    };
-    let Some(base) = p else {
+    // Largest size first, at the fixed address first (see ARENA_SIZES).
+    let mapped = ARENA_SIZES.into_iter().find_map(|size| {
+        let p = match memfd {
+            Some(fd) => raw_mmap(FIXED_BASE, size, libc::MAP_FIXED_NOREPLACE, fd).or_else(|| raw_mmap(0, size, 0, fd)),
+            None => raw_mmap(0, size, libc::MAP_ANONYMOUS, -1),
+        };
+        p.map(|p| (p, size))
+    });
+    let Some((base, size)) = mapped else {
         if let Some(fd) = memfd {
             raw_close(fd);
         }
         return Err(format!("utcp: cannot map the shared arena: {}", std::io::Error::from_raw_os_error(crate::sys::errno())));
     };
+    SIZE.store(size, Ordering::Release);
     // SAFETY: the header sits at the start of the fresh (zeroed) mapping.
     unsafe {
         let h = base as *mut Header;
         (*h).bump = PAGE;
         (*h).base = base;
+        (*h).size = size;
         (*h).magic = MAGIC;
         (*h).lock.init();
     }
@@ -278,18 +292,19 @@ pub fn attach() -> Option<usize> {
         return None;
     }
     let fd = crate::sys::open_fds().into_iter().find(|fd| crate::sys::fd_link(*fd).is_some_and(|l| l.starts_with(MEMFD_LINK)))?;
-    let mut hdr = [0u8; 16];
-    // SAFETY: pread of 16 bytes into a local buffer.
-    let n = unsafe { libc::syscall(libc::SYS_pread64, fd, hdr.as_mut_ptr(), 16usize, 0i64) };
-    let magic = u64::from_ne_bytes(hdr[..8].try_into().unwrap_or_default());
-    let base = usize::from_ne_bytes(hdr[8..].try_into().unwrap_or_default());
-    if n != 16 || magic != MAGIC || base == 0 {
+    let mut hdr = [0u8; 24];
+    // SAFETY: pread of 24 bytes into a local buffer.
+    let n = unsafe { libc::syscall(libc::SYS_pread64, fd, hdr.as_mut_ptr(), 24usize, 0i64) };
+    let word = |i: usize| u64::from_ne_bytes(hdr[i * 8..i * 8 + 8].try_into().unwrap_or_default());
+    let (magic, base, size) = (word(0), word(1) as usize, word(2) as usize);
+    if n != 24 || magic != MAGIC || base == 0 || !ARENA_SIZES.contains(&size) {
         return None;
     }
-    let Some(p) = raw_mmap(base, libc::MAP_FIXED_NOREPLACE, fd) else {
+    let Some(p) = raw_mmap(base, size, libc::MAP_FIXED_NOREPLACE, fd) else {
         crate::sys::log("utcp: exec: the shared arena's address is taken in this image; inherited utcp sockets do not work here\n");
         return None;
     };
+    SIZE.store(size, Ordering::Release);
     MEMFD.store(fd, Ordering::Relaxed);
     BASE.store(p, Ordering::Release);
     let root = header().map_or(0, |h| h.root.load(Ordering::Acquire));
@@ -305,7 +320,7 @@ pub fn detach() {
     let b = BASE.swap(0, Ordering::AcqRel);
     if b != 0 {
         // SAFETY: unmapping the arena nothing in this image uses.
-        unsafe { libc::syscall(libc::SYS_munmap, b, ARENA_SIZE) };
+        unsafe { libc::syscall(libc::SYS_munmap, b, SIZE.load(Ordering::Relaxed)) };
     }
     let fd = MEMFD.swap(-1, Ordering::Relaxed);
     if fd >= 0 {
@@ -329,7 +344,7 @@ fn header() -> Option<&'static Header> {
 /// Is `p` a block of the arena?
 pub fn contains(p: *const u8) -> bool {
     let b = BASE.load(Ordering::Relaxed);
-    b != 0 && (p as usize) >= b && (p as usize) < b + ARENA_SIZE
+    b != 0 && (p as usize) >= b && (p as usize) < b + SIZE.load(Ordering::Relaxed)
 }
 
 fn class_of(layout: Layout) -> usize {
@@ -360,7 +375,7 @@ unsafe fn arena_alloc(layout: Layout) -> *mut u8 {
         } else {
             let align = size.min(PAGE).max(layout.align());
             let off = (*hp).bump.next_multiple_of(align);
-            if off + size > ARENA_SIZE {
+            if off + size > SIZE.load(Ordering::Relaxed) {
                 core::ptr::null_mut()
             } else {
                 (*hp).bump = off + size;

@@ -125,17 +125,9 @@ pub fn exit_report(st: &State, cfg: &Config) {
     if cfg.log < LogLevel::Info {
         return;
     }
-    let s = st.stack.stats();
-    let drops: String = s.nonzero_drops().map(|(name, n)| format!(" {name} {n}")).collect();
-    sys::log(&format!(
-        "utcp: exit: packets in {} out {} retransmits {} fast_retransmits {} rto_expirations {} drops:{}\n",
-        s.packets_in,
-        s.packets_out,
-        s.retransmits,
-        s.fast_retransmits,
-        s.rto_expirations,
-        if drops.is_empty() { " none" } else { &drops }
-    ));
+    // The stack's counters (drops by reason): the only way to see them
+    // from outside (scripts/robust reads this line).
+    sys::log(&format!("utcp: stats: {}\n", st.stack.stats()));
     if let Some(f) = &st.faults {
         sys::log(&format!("utcp: faults {}\n", f.faults.summary()));
     }

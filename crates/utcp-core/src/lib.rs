@@ -10,6 +10,7 @@
 //! - [`socket`]: the Berkeley-socket view: errno values and readiness.
 //! - [`sim`]: an in-memory wire with loss, reordering and a virtual clock.
 //! - [`trace`]: events, tcpdump-like lines and pcap output.
+//! - [`testkit`]: a scripted peer and the fuzz targets' input interpreters.
 #![forbid(unsafe_code)]
 
 pub mod rng;
@@ -17,6 +18,7 @@ pub mod sim;
 pub mod socket;
 pub mod stack;
 pub mod tcp;
+pub mod testkit;
 pub mod time;
 pub mod trace;
 pub mod wire;

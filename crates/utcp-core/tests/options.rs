@@ -292,3 +292,26 @@ fn first_ack_window_is_the_buffer_whatever_the_peer_isn() {
         assert_eq!(ack.tcp.window, ((256 * 1024) >> 7) as u16, "peer ISN {iss:#x}");
     }
 }
+
+/// Found by fuzz/options (tests/fuzz-crashes/options/sack-shorter-second-
+/// option): two SACK options, the second shorter. RFC 2018 §3 gives each
+/// option (len - 2) / 8 blocks; the parse keeps the last option's blocks
+/// only, with no stale block from the first left in the unused slots, so
+/// the header re-encodes to the same options.
+#[test]
+fn a_shorter_second_sack_option_leaves_no_stale_blocks() {
+    use utcp_core::wire::TcpRepr;
+    let mut opts = vec![5u8, 26];
+    for v in 1u32..=6 {
+        opts.extend_from_slice(&v.to_be_bytes());
+    }
+    opts.extend_from_slice(&[5, 10, 0, 0, 0, 100, 0, 0, 0, 200]);
+    opts.resize(40, 0);
+    let tcp = utcp_core::wire::TcpRepr { src_port: 1, dst_port: 2, flags: Flags::ACK, ..Default::default() };
+    let pkt = utcp_core::testkit::raw_packet(PEER, LOCAL, &tcp, &opts, &[]);
+    let (t, _) = TcpRepr::parse(&pkt[20..], PEER, LOCAL, true).unwrap();
+    assert_eq!(t.options, sacks(&[(100, 200)]));
+    let mut o = sacks(&[(1, 2), (3, 4), (5, 6)]);
+    o.set_sacks(&[SackBlock { left: SeqNum(7), right: SeqNum(8) }]);
+    assert_eq!(o, sacks(&[(7, 8)]));
+}

@@ -128,6 +128,41 @@ impl Stats {
     }
 }
 
+/// One line, `name=value` pairs: the totals, then each non-zero drop
+/// counter as `drop.REASON=N`. The runtime prints it at exit (UTCP_LOG=info)
+/// and scripts/robust reads it back, so keep it one line and greppable.
+impl core::fmt::Display for Stats {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let totals = [
+            ("packets_in", self.packets_in),
+            ("packets_out", self.packets_out),
+            ("segments_in", self.segments_in),
+            ("segments_out", self.segments_out),
+            ("retransmits", self.retransmits),
+            ("fast_retransmits", self.fast_retransmits),
+            ("rto_expirations", self.rto_expirations),
+            ("rst_sent", self.rst_sent),
+            ("challenge_acks", self.challenge_acks),
+            ("syn_cookies_sent", self.syn_cookies_sent),
+            ("syn_cookies_accepted", self.syn_cookies_accepted),
+            ("icmp_echo_replies", self.icmp_echo_replies),
+            ("frags_reassembled", self.frags_reassembled),
+            ("conns_opened", self.conns_opened),
+            ("conns_accepted", self.conns_accepted),
+            ("drops", self.total_drops()),
+        ];
+        let mut sep = "";
+        for (name, n) in totals {
+            write!(f, "{sep}{name}={n}")?;
+            sep = " ";
+        }
+        for (name, n) in self.nonzero_drops() {
+            write!(f, " drop.{name}={n}")?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,5 +175,16 @@ mod tests {
         assert_eq!(s.drops(DropReason::BadTcpChecksum), 2);
         assert_eq!(s.total_drops(), 2);
         assert_eq!(s.nonzero_drops().collect::<Vec<_>>(), vec![("bad_tcp_checksum", 2)]);
+    }
+
+    #[test]
+    fn one_line_of_totals_and_nonzero_drops() {
+        let mut s = Stats { packets_in: 3, challenge_acks: 1, ..Stats::default() };
+        s.count_drop(DropReason::SynFin);
+        let line = s.to_string();
+        assert!(line.starts_with("packets_in=3 packets_out=0 "), "{line}");
+        assert!(line.contains(" challenge_acks=1 "), "{line}");
+        assert!(line.ends_with(" drops=1 drop.syn_fin=1"), "{line}");
+        assert!(!line.contains('\n'));
     }
 }

@@ -123,6 +123,8 @@ impl Options {
     pub fn set_sacks(&mut self, blocks: &[SackBlock]) {
         let room = if self.timestamps.is_some() { 3 } else { 4 };
         let n = blocks.len().min(room);
+        // Clear the slots past n too: equality and Debug see the whole array.
+        self.sack_blocks = [SackBlock::default(); MAX_SACK_BLOCKS];
         self.sack_blocks[..n].copy_from_slice(&blocks[..n]);
         self.sack_len = n as u8;
     }
@@ -217,6 +219,12 @@ impl Options {
                     ))
                 }
                 (5, _) if (len - 2).is_multiple_of(8) && len > 2 => {
+                    // RFC 2018 §3: an option carries (len - 2) / 8 blocks.
+                    // A second SACK option replaces the first whole: blocks
+                    // left over from a longer first one would survive past
+                    // sack_len and make equal option sets compare unequal
+                    // (found by fuzz/options; tests/options.rs).
+                    o.sack_blocks = [SackBlock::default(); MAX_SACK_BLOCKS];
                     let n = ((len - 2) / 8).min(MAX_SACK_BLOCKS);
                     for (k, c) in body.chunks_exact(8).take(n).enumerate() {
                         o.sack_blocks[k] = SackBlock {
