@@ -168,8 +168,11 @@ def load_allowed(path):
         if len(parts) != 4 or parts[1] not in ("transcript", "packets", "states"):
             sys.exit(f"{path}:{n}: expected 'scenario | transcript|packets|states | regex | reason'")
         m = re.fullmatch(r"s/(.*)/(.*)/", parts[2])
+        mv = re.fullmatch(r"moved:(.*)", parts[2])
         if m:  # a rewrite applied to both sides before diffing
             rules.append((parts[0], parts[1], ("s", re.compile(m.group(1)), m.group(2)), parts[3]))
+        elif mv:  # a line this regex matches, in both runs but elsewhere
+            rules.append((parts[0], parts[1], ("moved", re.compile(mv.group(1))), parts[3]))
         else:  # a differing line this regex matches is allowed
             rules.append((parts[0], parts[1], ("m", re.compile(parts[2])), parts[3]))
     return rules
@@ -212,8 +215,13 @@ def main():
                         used.add(i)
                     ka, ua = k2, u2
             unexplained = []
-            for l in diff(ka, ua):
+            d2 = diff(ka, ua)
+            for l in d2:
                 hit = [i for i, r in mine if r[2][0] == "m" and r[2][1].search(l)]
+                # The same line removed on one side and added on the other:
+                # it only moved.
+                twin = ("+" if l[0] == "-" else "-") + l[1:]
+                hit += [i for i, r in mine if r[2][0] == "moved" and r[2][1].search(l[1:]) and twin in d2]
                 used.update(hit)
                 if not hit:
                     unexplained.append(l)
