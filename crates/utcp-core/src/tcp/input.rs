@@ -78,6 +78,9 @@ impl Tcb {
     fn on_segment_synchronized(&mut self, now: Instant, seg: &TcpRepr, payload: &[u8], obs: &mut Observer) {
         let f = seg.flags;
         let mut seg_len = seg.seq_len(payload.len());
+        if !payload.is_empty() {
+            self.queue_owed_ack(now, obs);
+        }
 
         // Linux (tcp_check_req): the peer's SYN again in SYN-RECEIVED means
         // our SYN,ACK was lost; send it again now rather than wait for the
@@ -271,6 +274,24 @@ impl Tcb {
                 self.peer_fin_at = Some(fin_at);
                 self.ack_now = true;
             }
+        }
+    }
+
+    /// An ACK is owed for what arrived before this segment and the caller
+    /// has not polled since (a runtime reads a batch of packets, then
+    /// polls once): build it now, with the acknowledgment number, window
+    /// and SACK blocks of that moment. RFC 9293 §3.8.6.3 and RFC 5681 §4.2
+    /// ask for an ACK at least every second full-sized segment, and a
+    /// sender's congestion window grows per ACK (RFC 5681 §3.1); one ACK
+    /// per batch would also make each lost ACK cost a whole batch. Linux
+    /// acknowledges each such segment as it processes it.
+    fn queue_owed_ack(&mut self, now: Instant, obs: &mut Observer) {
+        if !self.ack_now || self.queued_acks.len() >= super::tcb::MAX_QUEUED_ACKS {
+            return;
+        }
+        let mut pkt = [0u8; super::output::SEGMENT_OVERHEAD];
+        if let Some(n) = self.emit_ack_if_owed(now, &mut pkt, obs) {
+            self.queued_acks.push_back((pkt, n));
         }
     }
 

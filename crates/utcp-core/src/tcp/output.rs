@@ -21,6 +21,12 @@ impl Tcb {
         if buf.len() < SEGMENT_OVERHEAD {
             return None;
         }
+        // ACKs built as segments arrived go first: they are older than
+        // anything decided now (see `queue_owed_ack`).
+        if let Some((pkt, n)) = self.queued_acks.pop_front() {
+            buf[..n].copy_from_slice(&pkt[..n]);
+            return Some(n);
+        }
         if let Some(p) = self.pending.take() {
             return Some(match p {
                 Pending::Rst { seq, ack } => self.emit_rst(now, buf, seq, ack, obs),
@@ -52,7 +58,7 @@ impl Tcb {
         self.emit_ack_if_owed(now, buf, obs)
     }
 
-    fn emit_ack_if_owed(&mut self, now: Instant, buf: &mut [u8], obs: &mut Observer) -> Option<usize> {
+    pub(super) fn emit_ack_if_owed(&mut self, now: Instant, buf: &mut [u8], obs: &mut Observer) -> Option<usize> {
         if !self.ack_now || !matches!(self.state, s if s.is_synchronized() || s == State::SynReceived) {
             self.ack_now = false;
             return None;

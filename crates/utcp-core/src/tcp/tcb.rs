@@ -7,6 +7,7 @@
 
 use super::cc::{self, CongestionControl};
 use super::config::TcpConfig;
+use super::output::SEGMENT_OVERHEAD;
 use super::recv_buf::RecvBuffer;
 use super::rtt::RttEstimator;
 use super::send_buf::SendBuffer;
@@ -17,6 +18,7 @@ use crate::time::Instant;
 use crate::wire::{SackBlock, SeqNum, TcpRepr};
 use core::net::SocketAddrV4;
 use core::time::Duration;
+use std::collections::VecDeque;
 
 /// RFC 9293 §3.7.1: the MSS assumed when the peer sends none.
 pub const DEFAULT_PEER_MSS: u16 = 536;
@@ -28,6 +30,10 @@ pub const QUICKACKS: u32 = 16;
 pub const OOW_ACK_INTERVAL: Duration = Duration::from_millis(500);
 /// Ranges of the peer's SACK blocks kept for retransmission (RFC 2018 §5).
 pub(super) const MAX_SCOREBOARD: usize = 16;
+/// Pure ACKs built while segments arrive and waiting for `poll_transmit`.
+/// A runtime that reads a batch of 64 packets before it polls owes at most
+/// one per segment (quick-ack mode); beyond this the owed ACKs coalesce.
+pub(super) const MAX_QUEUED_ACKS: usize = 64;
 
 /// How the connection was opened, which decides where an RST in
 /// SYN-RECEIVED leads (RFC 9293 §3.10.7.4 second check).
@@ -165,6 +171,9 @@ pub struct Tcb {
     pub(super) quickacks: u32,
     pub(super) last_oow_ack: Option<Instant>,
     pub(super) pending: Option<Pending>,
+    /// ACKs owed to segments that arrived before the caller polled, built
+    /// when the next segment arrived (whole IPv4 packets and their lengths).
+    pub(super) queued_acks: VecDeque<([u8; SEGMENT_OVERHEAD], usize)>,
 
     pub(super) timers: Timers,
     /// SO_ERROR: set by a reset, a timeout or a refused connect.
@@ -247,6 +256,7 @@ impl Tcb {
             quickacks: QUICKACKS,
             last_oow_ack: None,
             pending: None,
+            queued_acks: VecDeque::new(),
             timers: Timers::default(),
             error: None,
             orphaned: false,
@@ -339,6 +349,8 @@ impl Tcb {
             State::Closed => {
                 self.timers = Timers::default();
                 self.rexmit.clear();
+                // Owed to a connection that no longer exists.
+                self.queued_acks.clear();
             }
             State::TimeWait => {
                 // RFC 9293 §3.10.7.4: only the 2*MSL timer runs in TIME-WAIT.
@@ -530,7 +542,7 @@ impl Tcb {
         let syn_owed = matches!(self.state, State::SynSent | State::SynReceived) && self.snd_nxt == self.iss;
         // Queued retransmissions wait for recovery's per-ACK budget.
         let rexmit_ready = !self.rexmit.is_empty() && (!self.in_recovery || self.rexmit_budget > 0);
-        if self.pending.is_some() || self.ack_now || rexmit_ready || syn_owed {
+        if self.pending.is_some() || self.ack_now || !self.queued_acks.is_empty() || rexmit_ready || syn_owed {
             // Something is owed now; the caller polls transmit first.
             return Some(Instant::ZERO);
         }
