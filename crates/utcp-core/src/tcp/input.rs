@@ -17,6 +17,9 @@ const RECOVERY_BURST: u32 = 4;
 /// RFC 7323 §5.5: a ts_recent older than 24 days is no basis for PAWS.
 const PAWS_IDLE: Duration = Duration::from_secs(24 * 24 * 3600);
 
+/// Linux: TCP_PAWS_WINDOW, the ticks a TSval may lag TS.Recent and pass.
+const PAWS_WINDOW: i32 = 1;
+
 impl Tcb {
     /// Process one segment addressed to this connection.
     pub fn on_segment(&mut self, now: Instant, seg: &TcpRepr, payload: &[u8], obs: &mut Observer) {
@@ -96,8 +99,14 @@ impl Tcb {
         // RFC 7323 §5.3 R1: PAWS, before the sequence check.
         if self.ts_enabled && !f.rst() {
             if let Some((val, _)) = seg.options.timestamps {
-                let stale = now.saturating_since(self.ts_recent_at) > PAWS_IDLE;
-                if (val.wrapping_sub(self.ts_recent) as i32) < 0 && !stale {
+                if self.paws_rejects(now, seg, val, payload.len()) {
+                    // Linux (tcp_send_dupack): a rejected duplicate is
+                    // reported in a D-SACK block (RFC 2883), which tells the
+                    // sender its retransmission was spurious.
+                    if !payload.is_empty() && seg.seq < self.rcv_nxt {
+                        let len = seg.seq.dist_to(self.rcv_nxt).min(payload.len());
+                        self.note_duplicate(seg.seq, len);
+                    }
                     self.oow_ack(now, payload.len(), obs);
                     obs.drop(now, DropReason::PawsRejected);
                     return;
@@ -275,6 +284,46 @@ impl Tcb {
                 self.ack_now = true;
             }
         }
+    }
+
+    /// RFC 7323 §5.3 R1: SEG.TSval < TS.Recent makes a segment
+    /// unacceptable, with the slack Linux allows (tcp_paws_discard).
+    fn paws_rejects(&self, now: Instant, seg: &TcpRepr, val: u32, payload_len: usize) -> bool {
+        let behind = self.ts_recent.wrapping_sub(val) as i32;
+        // Linux: TCP_PAWS_WINDOW, one tick of slack: segments sent in the
+        // same millisecond-ish and reordered by a hair are not old.
+        if behind <= PAWS_WINDOW {
+            return false;
+        }
+        // RFC 7323 §5.5: a TS.Recent idle for 24 days is no longer valid.
+        if now.saturating_since(self.ts_recent_at) > PAWS_IDLE {
+            return false;
+        }
+        // Linux (tcp_paws_check): some peers send TSval 0 on the handshake
+        // and real values after it; 0 recorded is no basis for rejection.
+        if self.ts_recent == 0 {
+            return false;
+        }
+        // Linux (tcp_disordered_ack): a pure duplicate ACK at RCV.NXT that
+        // would not update the window, with a TSval within the replay
+        // window (the RTO, in 1200 Hz ticks: tcp_tsval_replay), is a
+        // reordered ACK, not an old duplicate: rejecting it would only
+        // hide a duplicate ACK from loss detection.
+        let f = seg.flags;
+        let wnd = (seg.window as usize) << self.snd_shift;
+        let may_update_window = seg.ack > self.snd_una
+            || seg.seq > self.snd_wl1
+            || (seg.seq == self.snd_wl1 && (wnd > self.snd_wnd || wnd == 0));
+        let replay_window = (self.rtt.rto().as_millis() * 6 / 5).min(i32::MAX as u128) as i32;
+        let disordered_ack = f.ack()
+            && !f.syn()
+            && !f.fin()
+            && payload_len == 0
+            && seg.seq == self.rcv_nxt
+            && seg.ack == self.snd_una
+            && !may_update_window
+            && behind <= replay_window;
+        !disordered_ack
     }
 
     /// An ACK is owed for what arrived before this segment and the caller
