@@ -93,6 +93,8 @@ pub struct Stats {
     pub retransmits: u64,
     pub fast_retransmits: u64,
     pub rto_expirations: u64,
+    /// Timeouts found spurious and undone (RFC 3522, RFC 4015).
+    pub spurious_rtos: u64,
     pub rst_sent: u64,
     pub challenge_acks: u64,
     pub syn_cookies_sent: u64,

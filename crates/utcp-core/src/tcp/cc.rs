@@ -43,6 +43,8 @@
 //!   recovery if in it and set `recover` to the highest sequence sent
 //!   (RFC 6582 §3.2 step 4). Repeated timeouts with no new data acked in
 //!   between keep ssthresh (RFC 5681 §3.1); the algorithm tracks that.
+//! - **Spurious timeout** (RFC 3522 detection, RFC 4015 response): call
+//!   [`undo_rto`] with the ssthresh and cwnd to resume from.
 //! - **Sending after idle:** before sending new data with nothing in flight,
 //!   call [`on_idle`] with the time since the last data segment was sent and
 //!   the current RTO (Linux: `tcp_slow_start_after_idle_check` and
@@ -55,6 +57,7 @@
 //! [`on_recovery_exit`]: CongestionControl::on_recovery_exit
 //! [`on_rto`]: CongestionControl::on_rto
 //! [`on_idle`]: CongestionControl::on_idle
+//! [`undo_rto`]: CongestionControl::undo_rto
 
 use core::time::Duration;
 
@@ -124,6 +127,11 @@ pub trait CongestionControl: core::fmt::Debug + Send {
 
     /// The retransmission timer expired (RFC 5681 §3.1).
     fn on_rto(&mut self, now: Instant, flight_size: usize);
+
+    /// The last timeout was spurious (RFC 4015 §4): take these windows
+    /// back, as if the timeout had not happened, and leave the state the
+    /// timeout put the algorithm in.
+    fn undo_rto(&mut self, now: Instant, ssthresh: usize, cwnd: usize);
 
     /// About to send new data with nothing in flight, `idle` after the last
     /// data segment was sent; `rto` is the current retransmission timeout.
@@ -282,6 +290,15 @@ impl Window {
         self.cwnd = self.mss;
         self.ca_acked = 0;
         first
+    }
+
+    /// RFC 4015 §4: the timeout was spurious; a later real one is a first
+    /// one again for RFC 5681 §3.1's ssthresh rule.
+    fn undo_rto(&mut self, ssthresh: usize, cwnd: usize) {
+        self.ssthresh = ssthresh.max(2 * self.mss);
+        self.cwnd = cwnd.max(self.mss);
+        self.ca_acked = 0;
+        self.after_rto = false;
     }
 
     /// Restart after idle (RFC 5681 §4.1): only after more than an RTO.

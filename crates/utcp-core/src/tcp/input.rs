@@ -471,10 +471,31 @@ impl Tcb {
                 self.rtt_probe = None;
             }
         }
+        // An echo of a TSval sent before the last timeout: the ACK answers
+        // an original transmission, not the retransmission (RFC 3522 §3.2).
+        let echo_before_timeout = match (self.timeout, tsecr) {
+            (Some(t), Some(ecr)) => (ecr.wrapping_sub(t.retransmit_ts) as i32) < 0,
+            _ => false,
+        };
+        let mut undone = false;
+        if let Some(t) = self.timeout.as_mut() {
+            let first_ack = !t.checked;
+            t.checked = true;
+            if first_ack && echo_before_timeout {
+                self.undo_spurious_timeout(now, data_acked, obs);
+                undone = true;
+            }
+        }
         // RFC 7323 §4: with timestamps, the echoed TSval measures the round
         // trip even when the data was retransmitted (Linux: tcp_rtt_tsopt_us,
-        // used when there is no clean sample, at least 1 ms).
-        if sample.is_none() && self.ts_enabled {
+        // used when there is no clean sample, at least 1 ms). But not an
+        // echo from before a timeout: the peer echoes TS.Recent, the TSval
+        // of the last segment that advanced its window (RFC 7323 §4.3), and
+        // after lost ACKs or a spurious timeout that segment was sent a
+        // whole backed-off RTO before the retransmission this ACK answers.
+        // Such a "sample" of seconds would hold the RTO at seconds long
+        // after the loss (RFC 6298 §3, Karn: only unambiguous samples).
+        if sample.is_none() && self.ts_enabled && !echo_before_timeout {
             if let Some(ecr) = tsecr.filter(|e| *e != 0) {
                 let ms = self.ts_now(now).wrapping_sub(ecr) as i32;
                 if (0..60_000).contains(&ms) {
@@ -487,6 +508,9 @@ impl Tcb {
             // RFC 6298 §5 (after 5.7) and Karn: only a new measurement
             // collapses the backed-off RTO (Linux: tcp_ack_update_rtt).
             self.rtt.reset_backoff();
+        }
+        if self.timeout.is_some_and(|t| ack >= t.high) {
+            self.timeout = None;
         }
         // RFC 6298 §5.2/5.3: stop the timer when all is acknowledged,
         // otherwise restart it.
@@ -516,12 +540,35 @@ impl Tcb {
                 self.dupacks = 0;
                 // The limited-transmit allowance ends with the duplicates.
                 self.inflation = 0;
-                if data_acked > 0 {
+                // The undo's new cwnd already counts this ACK (RFC 4015 §4).
+                if data_acked > 0 && !undone {
                     self.cc.on_ack(now, data_acked, sample);
                 }
             }
         }
         let _ = obs;
+    }
+
+    /// RFC 3522 §3.2: the first ACK after a timeout echoes a TSval older
+    /// than the retransmission's, so the original arrived and the timeout
+    /// was spurious (a delay spike, or its ACKs were lost). RFC 4015 §4:
+    /// take the congestion window back and stop resending what arrived.
+    fn undo_spurious_timeout(&mut self, now: Instant, data_acked: usize, obs: &mut Observer) {
+        let Some(t) = self.timeout else { return };
+        obs.stats.spurious_rtos += 1;
+        // RFC 4015 §4 step 4 (SPUR_TO): cwnd <- FlightSize + min(bytes_acked,
+        // IW), ssthresh <- pipe_prev: slow start back to where it was,
+        // not a burst of the whole old window at once.
+        let iw = super::cc::INITIAL_WINDOW_SEGMENTS * self.snd_mss;
+        let flight = self.snd_una.dist_to(self.snd_max);
+        self.cc.undo_rto(now, t.pipe_prev, flight + data_acked.min(iw));
+        // RFC 4015 §4 step 6: resume with data never sent (SND.NXT <-
+        // SND.MAX) instead of going back N over what the peer holds.
+        self.snd_nxt = self.snd_nxt.max(self.snd_max);
+        // RFC 6582 §4 held fast retransmit back from the duplicates a
+        // go-back-N would draw; there is no go-back-N now, and a real loss
+        // below the old SND.MAX may use fast recovery again.
+        self.recover = self.snd_una;
     }
 
     /// RFC 9293 §3.10.7.4: update the send window from a newer segment.

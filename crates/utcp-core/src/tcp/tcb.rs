@@ -72,6 +72,21 @@ pub enum Pending {
     Probe,
 }
 
+/// A retransmission timeout whose retransmissions are not yet all
+/// acknowledged: what RFC 3522 needs to tell whether it was spurious and
+/// RFC 4015 to undo it.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct TimeoutEpisode {
+    /// RFC 3522 §2 RetransmitTS: the TSval of the first retransmission.
+    pub(super) retransmit_ts: u32,
+    /// RFC 4015 §4 pipe_prev: max(FlightSize, ssthresh) at the timeout.
+    pub(super) pipe_prev: usize,
+    /// SND.MAX at the timeout: the episode ends when it is acknowledged.
+    pub(super) high: SeqNum,
+    /// The first acceptable ACK after the timeout has been examined.
+    pub(super) checked: bool,
+}
+
 #[derive(Debug)]
 pub struct Tcb {
     pub(super) state: State,
@@ -156,6 +171,8 @@ pub struct Tcb {
     pub(super) rexmit_budget: u32,
     /// Consecutive timeouts without progress.
     pub(super) retries: u32,
+    /// The timeout being recovered from, with timestamps on.
+    pub(super) timeout: Option<TimeoutEpisode>,
     pub(super) last_send: Instant,
     pub(super) last_recv: Instant,
     pub(super) keepalive_probes: u32,
@@ -246,6 +263,7 @@ impl Tcb {
             high_rxt: iss,
             rexmit_budget: 0,
             retries: 0,
+            timeout: None,
             last_send: now,
             last_recv: now,
             keepalive_probes: 0,

@@ -83,7 +83,19 @@ impl Tcb {
                     self.fail(now, Errno::ETIMEDOUT, obs);
                     return;
                 }
-                self.cc.on_rto(now, self.flight_size());
+                let flight = self.flight_size();
+                if self.ts_enabled && self.timeout.is_none() {
+                    // RFC 3522 §3.1: remember the TSval of the first
+                    // retransmission (it goes out now); RFC 4015 §4 step 1:
+                    // and pipe_prev, in case the timeout proves spurious.
+                    self.timeout = Some(super::tcb::TimeoutEpisode {
+                        retransmit_ts: self.ts_now(now),
+                        pipe_prev: flight.max(self.cc.ssthresh()),
+                        high: self.snd_max,
+                        checked: false,
+                    });
+                }
+                self.cc.on_rto(now, flight);
                 // Go back to SND.UNA: everything after it is sent again as
                 // the window allows, skipping what the peer SACKed.
                 // Linux (tcp_enter_loss) keeps SACK information over a

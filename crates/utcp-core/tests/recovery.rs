@@ -1,0 +1,121 @@
+//! Loss recovery beyond RFC 5681/6582, on the fake clock: spurious
+//! timeouts detected with timestamps (RFC 3522) and undone (RFC 4015), the
+//! RTT samples a timeout must not give (RFC 7323 §4, RFC 6298 §3).
+
+mod common;
+use common::*;
+use core::time::Duration;
+use utcp_core::socket::Errno;
+use utcp_core::stack::SocketId;
+use utcp_core::tcp::State;
+use utcp_core::wire::{Flags, Options};
+
+const P: u32 = PEER_ISS + 1; // the peer's first data byte
+/// Payload per segment: MSS 1460 less the timestamp option.
+const SMSS: u32 = 1448;
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn ts(val: u32, ecr: u32) -> Options {
+    Options { timestamps: Some((val, ecr)), ..Options::default() }
+}
+
+fn tsval(s: &Seg) -> u32 {
+    s.tcp.options.timestamps.expect("timestamps are on").0
+}
+
+/// Active open with timestamps and SACK, the SYN-ACK `rtt` after the SYN:
+/// SRTT = rtt, RTO = rtt + max(4 * rtt/2, 200 ms).
+fn open(h: &mut Harness, rtt: Duration) -> (SocketId, u32) {
+    let c = h.stack.socket();
+    h.stack.bind(c, h.local_addr()).unwrap();
+    let now = h.now;
+    assert_eq!(h.stack.connect(now, c, h.peer_addr()), Err(Errno::EINPROGRESS));
+    let syn = h.expect_one();
+    h.advance(rtt);
+    let o = Options { mss: Some(1460), sack_permitted: true, timestamps: Some((7000, tsval(&syn))), ..Options::default() };
+    h.send(seg(Flags::SYN).seq(PEER_ISS).ack(syn.seq() + 1).opts(o));
+    assert_eq!(h.expect_one().flags(), Flags::ACK);
+    assert_eq!(h.state(c), State::Established);
+    (c, syn.seq())
+}
+
+/// Four segments out, their ACKs lost, the RTO (300 ms) resends the first.
+/// Returns (ISS, TSval of the originals, TSval of the retransmission).
+fn flight_then_timeout(h: &mut Harness, c: SocketId) -> (u32, u32) {
+    h.stack.send(c, &[1; 4 * SMSS as usize]).unwrap();
+    let out = h.output();
+    assert_eq!(out.len(), 4);
+    h.advance(ms(300));
+    let re = h.expect_one();
+    assert_eq!(re.seq(), out[0].seq(), "the RTO resends the first segment");
+    assert_eq!(h.stack.tcb(c).unwrap().cwnd(), SMSS as usize, "RFC 5681 §3.1: LW = 1 SMSS");
+    (tsval(&out[0]), tsval(&re))
+}
+
+/// RFC 3522 §3.2: the first ACK after the timeout echoes the originals'
+/// TSval, older than the retransmission's, so the originals arrived and
+/// only their ACKs were lost. RFC 4015 §4: cwnd and ssthresh come back and
+/// the sender does not go back N over data the peer holds. The echo is no
+/// RTT sample: it would measure the 300 ms timeout, not the path.
+#[test]
+fn a_spurious_timeout_is_detected_by_the_echoed_timestamp_and_undone() {
+    let mut h = Harness::new();
+    let (c, iss) = open(&mut h, ms(100));
+    let (orig_ts, _) = flight_then_timeout(&mut h, c);
+    h.advance(ms(100));
+    // The peer held all four; its ACK of the duplicate echoes TS.Recent.
+    h.send(seg(Flags::ACK).seq(P).ack(iss + 1 + 2 * SMSS).opts(ts(7100, orig_ts)));
+    h.expect_none(); // segments 3 and 4 are not sent again
+    let tcb = h.stack.tcb(c).unwrap();
+    assert_eq!(h.stack.stats().spurious_rtos, 1);
+    // ssthresh <- pipe_prev (infinite before any loss); cwnd <- FlightSize
+    // (2 segments) + min(bytes acked, IW).
+    assert_eq!(tcb.ssthresh(), usize::MAX);
+    assert_eq!(tcb.cwnd(), 4 * SMSS as usize);
+    assert_eq!(tcb.rtt().srtt(), Some(ms(100)), "no sample of 400 ms");
+    // The rest is acknowledged: nothing was retransmitted but the first.
+    h.send(seg(Flags::ACK).seq(P).ack(iss + 1 + 4 * SMSS).opts(ts(7101, orig_ts)));
+    h.expect_none();
+    assert_eq!(h.stack.stats().retransmits, 1);
+}
+
+/// The retransmission's own TSval echoed: the original was lost, the
+/// timeout was real. The window stays collapsed, go-back-N goes on, and
+/// the echo is a valid sample that ends the backoff (RFC 6298 §5.7).
+#[test]
+fn a_real_timeout_is_not_undone_and_its_echo_is_a_sample() {
+    let mut h = Harness::new();
+    let (c, iss) = open(&mut h, ms(100));
+    let (_, re_ts) = flight_then_timeout(&mut h, c);
+    h.advance(ms(100));
+    h.send(seg(Flags::ACK).seq(P).ack(iss + 1 + SMSS).opts(ts(7100, re_ts)));
+    let out: Vec<u32> = h.output().iter().map(|s| s.seq()).collect();
+    // Slow start from 1 SMSS: two segments for one acknowledged.
+    assert_eq!(out, [iss + 1 + SMSS, iss + 1 + 2 * SMSS]);
+    assert_eq!(h.stack.stats().spurious_rtos, 0);
+    let tcb = h.stack.tcb(c).unwrap();
+    assert_eq!(tcb.ssthresh(), 2 * SMSS as usize, "RFC 5681 eq. 4: max(FlightSize/2, 2*SMSS)");
+    assert_eq!(tcb.rtt().backoff_count(), 0);
+    assert_eq!(tcb.rtt().srtt(), Some(ms(100)));
+}
+
+/// After the timeout, an ACK that echoes a pre-timeout TSval but is not the
+/// first (the first showed a real loss) still gives no RTT sample: the
+/// peer echoes TS.Recent, and a retransmitted duplicate does not move it
+/// (RFC 7323 §4.3), so the "RTT" would include the whole timeout.
+#[test]
+fn no_rtt_sample_from_an_echo_older_than_the_timeout() {
+    let mut h = Harness::new();
+    let (c, iss) = open(&mut h, ms(100));
+    let (orig_ts, re_ts) = flight_then_timeout(&mut h, c);
+    h.advance(ms(100));
+    h.send(seg(Flags::ACK).seq(P).ack(iss + 1 + SMSS).opts(ts(7100, re_ts)));
+    h.output();
+    let srtt = h.stack.tcb(c).unwrap().rtt().srtt();
+    h.advance(ms(100));
+    h.send(seg(Flags::ACK).seq(P).ack(iss + 1 + 3 * SMSS).opts(ts(7200, orig_ts)));
+    assert_eq!(h.stack.tcb(c).unwrap().rtt().srtt(), srtt, "a 500 ms echo is not a sample");
+}
