@@ -1,6 +1,7 @@
 //! Loss recovery beyond RFC 5681/6582, on the fake clock: spurious
 //! timeouts detected with timestamps (RFC 3522) and undone (RFC 4015), the
-//! RTT samples a timeout must not give (RFC 7323 §4, RFC 6298 §3).
+//! RTT samples a timeout must not give (RFC 7323 §4, RFC 6298 §3), lost
+//! retransmissions found by RACK (RFC 8985 §6) and tail loss probes (§7).
 
 mod common;
 use common::*;
@@ -8,7 +9,7 @@ use core::time::Duration;
 use utcp_core::socket::Errno;
 use utcp_core::stack::SocketId;
 use utcp_core::tcp::State;
-use utcp_core::wire::{Flags, Options};
+use utcp_core::wire::{Flags, Options, SackBlock, SeqNum};
 
 const P: u32 = PEER_ISS + 1; // the peer's first data byte
 /// Payload per segment: MSS 1460 less the timestamp option.
@@ -118,4 +119,148 @@ fn no_rtt_sample_from_an_echo_older_than_the_timeout() {
     h.advance(ms(100));
     h.send(seg(Flags::ACK).seq(P).ack(iss + 1 + 3 * SMSS).opts(ts(7200, orig_ts)));
     assert_eq!(h.stack.tcb(c).unwrap().rtt().srtt(), srtt, "a 500 ms echo is not a sample");
+}
+
+fn sacks(blocks: &[(u32, u32)]) -> Options {
+    let b: Vec<SackBlock> = blocks.iter().map(|&(l, r)| SackBlock { left: SeqNum(l), right: SeqNum(r) }).collect();
+    let mut o = Options::default();
+    o.set_sacks(&b);
+    o
+}
+
+/// The peer's duplicate ACK for `una` SACKing the segments `from..to`.
+fn sack_ack(h: &mut Harness, una: u32, from: u32, to: u32) -> Vec<Seg> {
+    let iss_data = una;
+    h.send(seg(Flags::ACK).seq(P).ack(iss_data).opts(sacks(&[(una + from * SMSS, una + to * SMSS)])));
+    h.output()
+}
+
+/// Twenty segments queued, ten sent (the initial window); segment 0 is
+/// lost, the peer SACKs 1..=9 one by one: limited transmit sends 10 and
+/// 11 (RFC 3042), the third duplicate the fast retransmit of 0, and new
+/// segments follow as the window inflates (RFC 5681 §3.2 step 4). Returns SND.UNA and the segments sent after
+/// the retransmission.
+fn recovery_with_new_data(h: &mut Harness, c: SocketId, iss: u32) -> (u32, Vec<u32>) {
+    let una = iss + 1;
+    h.stack.send(c, &[3; 20 * SMSS as usize]).unwrap();
+    assert_eq!(h.output().len(), 10);
+    h.advance(ms(100));
+    let mut after = Vec::new();
+    let mut retransmitted = false;
+    for k in 2..=10 {
+        for s in sack_ack(h, una, 1, k) {
+            if s.seq() == una {
+                retransmitted = true;
+            } else if retransmitted {
+                after.push((s.seq() - una) / SMSS);
+            }
+        }
+    }
+    assert!(retransmitted, "fast retransmit at the third duplicate ACK");
+    assert!(after.len() >= 3, "new segments went out during recovery: {after:?}");
+    (una, after)
+}
+
+/// RFC 8985 §6.2 for a retransmission: three segments sent after the
+/// fast retransmission are SACKed and it is not: it was lost too, and it
+/// goes again now, not after an RTO (RFC 6675's NextSeg alone would never
+/// send the hole twice).
+#[test]
+fn a_lost_fast_retransmission_is_sent_again_when_later_data_is_sacked() {
+    let mut h = Harness::new();
+    let (c, iss) = open(&mut h, ms(100));
+    let (una, after) = recovery_with_new_data(&mut h, c, iss);
+    assert_eq!(&after[..3], &[12, 13, 14]);
+    // 10 and 11 went out before the retransmission: their SACKs say
+    // nothing about it; nor do two segments sent after it.
+    let out = sack_ack(&mut h, una, 1, 14);
+    assert!(out.iter().all(|s| s.seq() != una), "not yet: {out:?}");
+    let out = sack_ack(&mut h, una, 1, 15);
+    assert_eq!(out.first().map(|s| s.seq()), Some(una), "the hole goes again");
+    assert_eq!(h.stack.stats().lost_retransmits, 1);
+    assert_eq!(h.stack.stats().rto_expirations, 0);
+}
+
+/// RACK's time rule (RFC 8985 §6.2 step 5): one segment sent after the
+/// retransmission is SACKed, and SRTT + SRTT/4 has passed since the
+/// retransmission: reordering no longer explains its absence.
+#[test]
+fn a_lost_fast_retransmission_is_sent_again_after_an_rtt_and_a_quarter() {
+    let mut h = Harness::new();
+    let (c, iss) = open(&mut h, ms(100));
+    let (una, _) = recovery_with_new_data(&mut h, c, iss);
+    let out = sack_ack(&mut h, una, 1, 13);
+    assert!(out.iter().all(|s| s.seq() != una));
+    h.advance(ms(124));
+    let out = sack_ack(&mut h, una, 1, 13);
+    assert!(out.iter().all(|s| s.seq() != una), "within the reordering window");
+    h.advance(ms(1));
+    let out = sack_ack(&mut h, una, 1, 13);
+    assert_eq!(out.first().map(|s| s.seq()), Some(una));
+    assert_eq!(h.stack.stats().rto_expirations, 0);
+}
+
+/// Five segments out, the first three acknowledged (SRTT 100 ms), the
+/// last two lost. Returns SND.UNA after that ACK.
+fn tail_of_two_lost(h: &mut Harness, c: SocketId, iss: u32) -> u32 {
+    h.stack.send(c, &[4; 5 * SMSS as usize]).unwrap();
+    assert_eq!(h.output().len(), 5);
+    h.advance(ms(100));
+    let una = iss + 1 + 3 * SMSS;
+    h.send(seg(Flags::ACK).seq(P).ack(una));
+    h.expect_none();
+    una
+}
+
+/// RFC 8985 §7: a lost tail draws no duplicate ACKs. After PTO = 2*SRTT
+/// (+2 ms, Linux) without an ACK, the last segment is sent again as a
+/// probe; its SACK shows the segment before it lost, and fast recovery
+/// repairs it, long before the 300 ms RTO.
+#[test]
+fn a_lost_tail_is_probed_after_two_srtt_and_recovered_without_a_timeout() {
+    let mut h = Harness::new();
+    let (c, iss) = open(&mut h, ms(100));
+    let una = tail_of_two_lost(&mut h, c, iss);
+    let t = h.now;
+    assert_eq!(h.advance_to_next_timer(), Some(t + ms(202)));
+    let probe = h.expect_one();
+    assert_eq!((probe.seq(), probe.len()), (una + SMSS, SMSS as usize), "the highest segment");
+    assert_eq!(h.stack.stats().tlp_probes, 1);
+    h.advance(ms(100));
+    let out = sack_ack(&mut h, una, 1, 2);
+    assert_eq!(out.first().map(|s| s.seq()), Some(una), "the hole below the probe is retransmitted");
+    h.send(seg(Flags::ACK).seq(P).ack(una + 2 * SMSS));
+    assert_eq!(h.stack.stats().rto_expirations, 0);
+    assert_eq!(h.stack.tcb(c).unwrap().snd_una().0, una + 2 * SMSS);
+}
+
+/// RFC 8985 §7.4.2: the probe's ACK covers the whole tail with no D-SACK,
+/// so the probe repaired a loss: a congestion signal, cwnd is reduced.
+#[test]
+fn a_probe_that_repaired_a_loss_reduces_the_window() {
+    let mut h = Harness::new();
+    let (c, iss) = open(&mut h, ms(100));
+    let una = tail_of_two_lost(&mut h, c, iss);
+    h.advance_to_next_timer();
+    h.expect_one();
+    h.advance(ms(100));
+    h.send(seg(Flags::ACK).seq(P).ack(una + 2 * SMSS));
+    let tcb = h.stack.tcb(c).unwrap();
+    assert_eq!(tcb.ssthresh(), tcb.cwnd());
+    assert!(tcb.cwnd() < 10 * SMSS as usize, "cwnd {}", tcb.cwnd());
+}
+
+/// A D-SACK for the probe: the tail had arrived, the probe was a
+/// duplicate, nothing was lost and cwnd stays (RFC 8985 §7.4.2, RFC 2883).
+#[test]
+fn a_probe_reported_as_duplicate_leaves_the_window_alone() {
+    let mut h = Harness::new();
+    let (c, iss) = open(&mut h, ms(100));
+    let una = tail_of_two_lost(&mut h, c, iss);
+    h.advance_to_next_timer();
+    let probe = h.expect_one();
+    h.advance(ms(100));
+    let end = una + 2 * SMSS;
+    h.send(seg(Flags::ACK).seq(P).ack(end).opts(sacks(&[(probe.seq(), end)])));
+    assert_eq!(h.stack.tcb(c).unwrap().ssthresh(), usize::MAX);
 }

@@ -17,6 +17,13 @@ const RECOVERY_BURST: u32 = 4;
 /// RFC 7323 §5.5: a ts_recent older than 24 days is no basis for PAWS.
 const PAWS_IDLE: Duration = Duration::from_secs(24 * 24 * 3600);
 
+/// RFC 8985 §7.2 WCDelAckT: the longest a peer may delay its ACK of a
+/// lone segment (Linux adds TCP_RTO_MIN, the same 200 ms).
+const WC_DEL_ACK: Duration = Duration::from_millis(200);
+
+/// Linux: TCP_TIMEOUT_MIN (2 jiffies), the PTO's slack beyond 2*SRTT.
+const TLP_MIN_SLACK: Duration = Duration::from_millis(2);
+
 /// Linux: TCP_PAWS_WINDOW, the ticks a TSval may lag TS.Recent and pass.
 const PAWS_WINDOW: i32 = 1;
 
@@ -424,10 +431,13 @@ impl Tcb {
             // RFC 6675 §5: SACK information finds losses even when the ACKs
             // carry data (a duplex transfer has no pure duplicate ACKs).
             if self.in_recovery {
-                self.queue_sack_holes();
+                self.queue_sack_holes(now, obs);
             } else if self.snd_una > self.recover && self.is_lost_by_sack() {
                 self.enter_recovery(now, obs);
             }
+        }
+        if self.tlp_high.is_some() {
+            self.on_probe_ack(now, seg, prev_una, obs);
         }
 
         match self.state {
@@ -515,6 +525,7 @@ impl Tcb {
         // RFC 6298 §5.2/5.3: stop the timer when all is acknowledged,
         // otherwise restart it.
         self.timers.rto = if self.snd_una == self.snd_max { None } else { Some(now + self.rtt.rto()) };
+        self.arm_tlp(now);
         self.persist_probes = 0;
 
         match self.in_recovery {
@@ -524,6 +535,7 @@ impl Tcb {
                 self.inflation = 0;
                 self.dupacks = 0;
                 self.rexmit.clear();
+                self.rexmit_sent.clear();
                 self.cc.on_recovery_exit(now, self.flight_size());
             }
             true => {
@@ -531,7 +543,12 @@ impl Tcb {
                 // the first unacknowledged segment, deflate by the amount
                 // acknowledged, add back one MSS.
                 self.inflation = self.inflation.saturating_sub(acked_seq) + self.snd_mss;
-                if !self.rexmit.contains(&self.snd_una) {
+                // With SACK, a hole already retransmitted is in flight: its
+                // loss is found by `queue_lost_retransmissions`, and a
+                // second copy now would only be a spurious one (RFC 6675
+                // §5 retransmits each hole once per its NextSeg rule).
+                let resent = self.sack_enabled && self.snd_una < self.high_rxt;
+                if !resent && !self.rexmit.contains(&self.snd_una) {
                     self.rexmit.insert(0, self.snd_una);
                 }
                 self.timers.rto = Some(now + self.rtt.rto());
@@ -596,7 +613,7 @@ impl Tcb {
         if self.in_recovery {
             // Step 4: each further duplicate ACK means a segment left the network.
             self.inflation += self.snd_mss;
-            self.queue_sack_holes();
+            self.queue_sack_holes(now, obs);
             return;
         }
         // RFC 6582 §3.2 step 2: the third duplicate ACK starts recovery only
@@ -627,10 +644,14 @@ impl Tcb {
         self.recover = self.snd_max;
         self.inflation = 3 * self.snd_mss;
         self.rexmit.clear();
+        self.rexmit_sent.clear();
         self.rexmit.push(self.snd_una);
         self.high_rxt = self.snd_una;
         self.rexmit_budget = RECOVERY_BURST;
-        self.queue_sack_holes();
+        // The probe did its work: recovery takes over (RFC 8985 §7.4).
+        self.tlp_high = None;
+        self.timers.tlp = None;
+        self.queue_sack_holes(now, obs);
         self.rtt_probe = None;
         obs.stats.fast_retransmits += 1;
     }
@@ -669,8 +690,10 @@ impl Tcb {
     }
 
     /// During recovery, queue a retransmission of each hole below the
-    /// highest SACKed byte (the holes RFC 6675 calls lost), once each.
-    fn queue_sack_holes(&mut self) {
+    /// highest SACKed byte (the holes RFC 6675 calls lost), once each, and
+    /// again each retransmission found lost.
+    fn queue_sack_holes(&mut self, now: Instant, obs: &mut Observer) {
+        self.queue_lost_retransmissions(now, obs);
         let Some(highest) = self.scoreboard.last().map(|b| b.right) else { return };
         // RFC 6675 §4 NextSeg (1.a): only holes above HighRxt. Without it
         // every duplicate ACK queued every hole again, and in a duplex
@@ -686,6 +709,111 @@ impl Tcb {
             }
             let next_sacked = self.scoreboard.iter().map(|b| b.left).filter(|l| *l > seq).fold(highest, |a, l| a.min(l));
             seq = (seq + self.snd_mss).min(next_sacked);
+        }
+    }
+
+    /// A retransmission went out during recovery: remember when, and what
+    /// was sent before it, to tell later whether it was lost too.
+    pub(super) fn note_retransmission(&mut self, now: Instant, seq: SeqNum, end: SeqNum) {
+        if !self.in_recovery {
+            return;
+        }
+        self.rexmit_sent.retain(|r| r.seq != seq);
+        if self.rexmit_sent.len() >= super::tcb::MAX_QUEUED_ACKS {
+            self.rexmit_sent.remove(0);
+        }
+        self.rexmit_sent.push(super::tcb::Retransmitted { seq, end, at: now, after: self.snd_max });
+    }
+
+    /// RFC 8985 §6.2 (RACK), applied to retransmissions: one is lost when
+    /// data sent after it has been delivered and it has not, beyond what
+    /// reordering explains. Without this a lost retransmission waits for
+    /// the RTO, since RFC 6675's NextSeg never sends a hole twice. Data
+    /// sent after it is what lies above SND.MAX of its moment. Reordering
+    /// is allowed for by RFC 6675's DupThresh (three segments' worth
+    /// SACKed above it) or by RACK's time: one RTT plus a quarter since
+    /// it went out (RFC 8985 §6.2 step 5, reo_wnd = SRTT/4 here).
+    fn queue_lost_retransmissions(&mut self, now: Instant, obs: &mut Observer) {
+        if self.rexmit_sent.is_empty() {
+            return;
+        }
+        let srtt = self.rtt.srtt().unwrap_or_else(|| self.rtt.rto());
+        let (una, mss) = (self.snd_una, self.snd_mss);
+        let scoreboard = &self.scoreboard;
+        let mut lost = Vec::new();
+        self.rexmit_sent.retain(|r| {
+            if r.end <= una || scoreboard.iter().any(|b| b.left <= r.seq.max(una) && r.end <= b.right) {
+                return false; // delivered
+            }
+            let later: usize =
+                scoreboard.iter().filter(|b| b.right > r.after).map(|b| b.left.max(r.after).dist_to(b.right)).sum();
+            let expired = now.saturating_since(r.at) >= srtt + srtt / 4;
+            if later >= 3 * mss || (later > 0 && expired) {
+                lost.push(r.seq.max(una));
+                return false;
+            }
+            true
+        });
+        // Oldest first, ahead of the holes not yet sent once.
+        for seq in lost.into_iter().rev() {
+            obs.stats.lost_retransmits += 1;
+            if !self.rexmit.contains(&seq) {
+                self.rexmit.insert(0, seq);
+            }
+        }
+    }
+
+    /// RFC 8985 §7.2 conditions for a tail loss probe: SACK on (the probe's
+    /// SACK is what finds the losses), an RTT known, data in flight, no
+    /// recovery or timeout under way, and no probe already out.
+    pub(super) fn tlp_allowed(&self) -> bool {
+        matches!(self.state, State::Established | State::CloseWait | State::FinWait1 | State::Closing | State::LastAck)
+            && self.sack_enabled
+            && self.rtt.srtt().is_some()
+            && self.snd_una < self.snd_max
+            && self.snd_nxt == self.snd_max
+            && !self.in_recovery
+            && self.snd_una >= self.recover
+            && self.retries == 0
+            && self.tlp_high.is_none()
+    }
+
+    /// RFC 8985 §7.2: arm the probe timeout after new data is
+    /// acknowledged: PTO = 2*SRTT, plus the peer's delayed-ACK time when a
+    /// single segment is out (Linux: tcp_schedule_loss_probe, which adds
+    /// TCP_TIMEOUT_MIN, 2 ms, otherwise), and only if it comes before the RTO.
+    fn arm_tlp(&mut self, now: Instant) {
+        self.timers.tlp = None;
+        let (Some(srtt), Some(rto)) = (self.rtt.srtt(), self.timers.rto) else { return };
+        if !self.tlp_allowed() {
+            return;
+        }
+        let extra = if self.snd_una.dist_to(self.snd_max) <= self.snd_mss { WC_DEL_ACK } else { TLP_MIN_SLACK };
+        let pto = now + 2 * srtt + extra;
+        if pto < rto {
+            self.timers.tlp = Some(pto);
+        }
+    }
+
+    /// RFC 8985 §7.4: what the ACKs after a tail loss probe say. The
+    /// probe SACKed above unacknowledged data: that data, sent before the
+    /// probe and a whole PTO ago, is lost (RACK), so recover now. An ACK
+    /// past the probe without a D-SACK: the probe itself repaired a loss,
+    /// a congestion signal (§7.4.2); with a D-SACK it was not needed.
+    fn on_probe_ack(&mut self, now: Instant, seg: &TcpRepr, prev_una: SeqNum, obs: &mut Observer) {
+        let Some(high) = self.tlp_high else { return };
+        // RFC 2883 §4: a D-SACK block comes first and lies below the ACK.
+        let dsack = seg.options.sacks().first().is_some_and(|b| b.right <= seg.ack);
+        let probe_sacked = self.scoreboard.iter().any(|b| b.left < high && high <= b.right);
+        if dsack {
+            self.tlp_high = None;
+        } else if seg.ack >= high {
+            self.tlp_high = None;
+            if prev_una < high {
+                self.cc.on_congestion_event(now, self.cc.cwnd());
+            }
+        } else if probe_sacked && !self.in_recovery && self.snd_una > self.recover {
+            self.enter_recovery(now, obs);
         }
     }
 

@@ -127,6 +127,7 @@ impl Tcb {
             self.rexmit_budget = self.rexmit_budget.saturating_sub(1);
             self.rtt_probe = None;
             self.high_rxt = self.high_rxt.max(seq + len);
+            self.note_retransmission(now, seq, seq + len);
             return Some(self.emit(now, buf, seq, flags, len, obs));
         }
         None

@@ -52,13 +52,15 @@ pub struct Timers {
     /// Zero-window probing (RFC 9293 §3.8.6.1).
     pub persist: Option<Instant>,
     pub keepalive: Option<Instant>,
+    /// RFC 8985 §7: the probe timeout of a tail loss probe.
+    pub tlp: Option<Instant>,
     /// TIME-WAIT's 2*MSL, or an orphan's FIN-WAIT-2 limit.
     pub close: Option<Instant>,
 }
 
 impl Timers {
     pub fn earliest(&self) -> Option<Instant> {
-        [self.rto, self.delayed_ack, self.persist, self.keepalive, self.close].into_iter().flatten().min()
+        [self.rto, self.tlp, self.delayed_ack, self.persist, self.keepalive, self.close].into_iter().flatten().min()
     }
 }
 
@@ -70,6 +72,17 @@ pub enum Pending {
     /// A probe with seq SND.UNA-1 and no data: keepalive (RFC 9293 §3.8.4)
     /// or zero-window probe. Linux: tcp_xmit_probe_skb.
     Probe,
+}
+
+/// A retransmission sent during fast recovery (RFC 8985 §6.2: a
+/// retransmission can be lost too, and is detected like any segment).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Retransmitted {
+    pub(super) seq: SeqNum,
+    pub(super) end: SeqNum,
+    pub(super) at: Instant,
+    /// SND.MAX when it went out: data from here on was sent after it.
+    pub(super) after: SeqNum,
 }
 
 /// A retransmission timeout whose retransmissions are not yet all
@@ -169,6 +182,11 @@ pub struct Tcb {
     pub(super) high_rxt: SeqNum,
     /// Retransmissions the recovery may still send before the next ACK.
     pub(super) rexmit_budget: u32,
+    /// This recovery's retransmissions still unacknowledged, oldest first.
+    pub(super) rexmit_sent: Vec<Retransmitted>,
+    /// RFC 8985 §7.3 TLP.end_seq: SND.MAX when the tail loss probe went
+    /// out, until an ACK settles what the probe found.
+    pub(super) tlp_high: Option<SeqNum>,
     /// Consecutive timeouts without progress.
     pub(super) retries: u32,
     /// The timeout being recovered from, with timestamps on.
@@ -262,6 +280,8 @@ impl Tcb {
             rexmit: Vec::new(),
             high_rxt: iss,
             rexmit_budget: 0,
+            rexmit_sent: Vec::new(),
+            tlp_high: None,
             retries: 0,
             timeout: None,
             last_send: now,
@@ -367,6 +387,7 @@ impl Tcb {
             State::Closed => {
                 self.timers = Timers::default();
                 self.rexmit.clear();
+                self.rexmit_sent.clear();
                 // Owed to a connection that no longer exists.
                 self.queued_acks.clear();
             }

@@ -27,6 +27,10 @@ impl Tcb {
             self.timers.rto = None;
             self.on_rto(now, obs);
         }
+        if due(self.timers.tlp, now) {
+            self.timers.tlp = None;
+            self.on_probe_timeout(now, obs);
+        }
         if due(self.timers.delayed_ack, now) {
             self.timers.delayed_ack = None;
             self.ack_now = true;
@@ -106,6 +110,9 @@ impl Tcb {
                     self.scoreboard.clear();
                 }
                 self.rexmit.clear();
+                self.rexmit_sent.clear();
+                self.tlp_high = None;
+                self.timers.tlp = None;
                 self.dupacks = 0;
                 self.inflation = 0;
                 // RFC 6582 §4: no fast retransmit for data sent before the timeout.
@@ -118,6 +125,30 @@ impl Tcb {
         }
         self.rtt_probe = None;
         self.rtt.backoff();
+        self.timers.rto = Some(now + self.rtt.rto());
+    }
+
+    /// RFC 8985 §7.3: the probe timeout expired with no ACK: send a
+    /// probe, so that a lost tail of the flight draws SACK information
+    /// (and fast recovery) instead of waiting for the RTO.
+    fn on_probe_timeout(&mut self, now: Instant, obs: &mut Observer) {
+        if !self.tlp_allowed() {
+            return;
+        }
+        // RFC 8985 §7.3 prefers a new segment when one may go; utcp always
+        // resends the highest one sent (the RFC's other choice), which
+        // needs no window and is never held by Nagle or cork.
+        let top = match self.fin_seq() {
+            Some(f) if self.snd_max > f => f,
+            _ => self.snd_max,
+        };
+        let seq = top - self.snd_una.dist_to(top).min(self.snd_mss);
+        if !self.rexmit.contains(&seq) {
+            self.rexmit.insert(0, seq);
+        }
+        self.tlp_high = Some(self.snd_max);
+        obs.stats.tlp_probes += 1;
+        // RFC 8985 §7.3: after the probe, the RTO and not another probe.
         self.timers.rto = Some(now + self.rtt.rto());
     }
 
