@@ -264,3 +264,56 @@ fn a_probe_reported_as_duplicate_leaves_the_window_alone() {
     h.send(seg(Flags::ACK).seq(P).ack(end).opts(sacks(&[(probe.seq(), end)])));
     assert_eq!(h.stack.tcb(c).unwrap().ssthresh(), usize::MAX);
 }
+
+/// RFC 8985 §7.2: the probe timer starts when new data goes out, not only
+/// on an ACK: a flight sent from idle whose every segment is lost is
+/// probed after 2*SRTT + 2 ms (Linux), not left to the RTO.
+#[test]
+fn a_flight_sent_from_idle_is_probed_after_two_srtt() {
+    let mut h = Harness::new();
+    let (c, iss) = open(&mut h, ms(100));
+    h.stack.send(c, &[6; 5 * SMSS as usize]).unwrap();
+    assert_eq!(h.output().len(), 5);
+    let t = h.now;
+    assert_eq!(h.advance_to_next_timer(), Some(t + ms(202)));
+    let probe = h.expect_one();
+    assert_eq!(probe.seq(), iss + 1 + 4 * SMSS, "the highest segment");
+    assert_eq!(h.stack.stats().rto_expirations, 0);
+}
+
+/// RFC 8985 §6.2-6.3: a segment sent after the first one was SACKed and
+/// the first was not: once the reordering window (SRTT/4) has passed with
+/// no ACK to tell, the reordering timer declares it lost and fast recovery
+/// resends it, though one duplicate ACK is far from RFC 5681's three.
+#[test]
+fn a_hole_below_sacked_data_is_retransmitted_when_the_reordering_window_passes() {
+    let mut h = Harness::new();
+    let (c, iss) = open(&mut h, ms(100));
+    let una = iss + 1;
+    h.stack.send(c, &[7; 2 * SMSS as usize]).unwrap();
+    assert_eq!(h.output().len(), 2);
+    h.advance(ms(100));
+    assert!(sack_ack(&mut h, una, 1, 2).is_empty(), "one duplicate ACK: wait");
+    let t = h.now;
+    assert_eq!(h.advance_to_next_timer(), Some(t + ms(25)));
+    let re = h.expect_one();
+    assert_eq!((re.seq(), re.len()), (una, SMSS as usize));
+    assert_eq!(h.stack.stats().fast_retransmits, 1);
+    assert_eq!(h.stack.stats().rto_expirations, 0);
+}
+
+/// In recovery, a retransmission with one later segment SACKed and then
+/// silence: the reordering timer fires SRTT + SRTT/4 after it went out
+/// and sends it again (RFC 8985 §6.3), with no ACK to clock it out.
+#[test]
+fn a_lost_fast_retransmission_is_sent_again_by_the_reordering_timer() {
+    let mut h = Harness::new();
+    let (c, iss) = open(&mut h, ms(100));
+    let t_rexmit = h.now + ms(100);
+    let (una, _) = recovery_with_new_data(&mut h, c, iss);
+    let out = sack_ack(&mut h, una, 1, 13);
+    assert!(out.iter().all(|s| s.seq() != una));
+    assert_eq!(h.advance_to_next_timer(), Some(t_rexmit + ms(125)));
+    assert_eq!(h.output().first().map(|s| s.seq()), Some(una));
+    assert_eq!(h.stack.stats().lost_retransmits, 1);
+}

@@ -21,6 +21,9 @@ const PAWS_IDLE: Duration = Duration::from_secs(24 * 24 * 3600);
 /// lone segment (Linux adds TCP_RTO_MIN, the same 200 ms).
 const WC_DEL_ACK: Duration = Duration::from_millis(200);
 
+/// The smallest reordering window: the timestamp clock's tick.
+const MIN_REO_WND: Duration = Duration::from_millis(1);
+
 /// Linux: TCP_TIMEOUT_MIN (2 jiffies), the PTO's slack beyond 2*SRTT.
 const TLP_MIN_SLACK: Duration = Duration::from_millis(2);
 
@@ -439,6 +442,7 @@ impl Tcb {
         if self.tlp_high.is_some() {
             self.on_probe_ack(now, seg, prev_una, obs);
         }
+        self.arm_reorder_timer(now);
 
         match self.state {
             State::FinWait1 if self.fin_acked() => {
@@ -651,6 +655,7 @@ impl Tcb {
         // The probe did its work: recovery takes over (RFC 8985 §7.4).
         self.tlp_high = None;
         self.timers.tlp = None;
+        self.timers.rack = None;
         self.queue_sack_holes(now, obs);
         self.rtt_probe = None;
         obs.stats.fast_retransmits += 1;
@@ -763,6 +768,48 @@ impl Tcb {
         }
     }
 
+    /// RFC 8985 §6.3: when a loss is known but for the reordering window,
+    /// wake up when the window has passed, as no ACK may come to say so.
+    /// Outside recovery that is a hole at SND.UNA below SACKed data: data
+    /// sent after it arrived, so it is lost once reordering no longer
+    /// explains it (§6.2 step 5; reo_wnd = SRTT/4, Linux: min_rtt/4, at
+    /// least 1 ms). In recovery it is the earliest retransmission with
+    /// later data SACKed (see `queue_lost_retransmissions`).
+    fn arm_reorder_timer(&mut self, now: Instant) {
+        let Some(srtt) = self.rtt.srtt() else { return };
+        if !self.sack_enabled || self.scoreboard.is_empty() {
+            self.timers.rack = None;
+        } else if self.in_recovery {
+            let scoreboard = &self.scoreboard;
+            self.timers.rack = self
+                .rexmit_sent
+                .iter()
+                .filter(|r| scoreboard.iter().any(|b| b.right > r.after))
+                .map(|r| r.at + srtt + srtt / 4)
+                .min();
+        } else if self.timers.rack.is_none() && self.snd_una > self.recover && self.snd_nxt == self.snd_max {
+            self.timers.rack = Some(now + (srtt / 4).max(MIN_REO_WND));
+        }
+    }
+
+    /// RFC 8985 §6.3: the reordering timer expired. What is still missing
+    /// below SACKed data is lost: enter recovery, or in recovery send the
+    /// lost retransmissions again (one may go without waiting for an ACK).
+    pub(super) fn on_reorder_timeout(&mut self, now: Instant, obs: &mut Observer) {
+        if !self.sack_enabled || self.scoreboard.is_empty() {
+            return;
+        }
+        if self.in_recovery {
+            self.queue_lost_retransmissions(now, obs);
+            if !self.rexmit.is_empty() {
+                self.rexmit_budget = self.rexmit_budget.max(1);
+            }
+            self.arm_reorder_timer(now);
+        } else if self.snd_una > self.recover && self.snd_nxt == self.snd_max {
+            self.enter_recovery(now, obs);
+        }
+    }
+
     /// RFC 8985 §7.2 conditions for a tail loss probe: SACK on (the probe's
     /// SACK is what finds the losses), an RTT known, data in flight, no
     /// recovery or timeout under way, and no probe already out.
@@ -782,7 +829,7 @@ impl Tcb {
     /// acknowledged: PTO = 2*SRTT, plus the peer's delayed-ACK time when a
     /// single segment is out (Linux: tcp_schedule_loss_probe, which adds
     /// TCP_TIMEOUT_MIN, 2 ms, otherwise), and only if it comes before the RTO.
-    fn arm_tlp(&mut self, now: Instant) {
+    pub(super) fn arm_tlp(&mut self, now: Instant) {
         self.timers.tlp = None;
         let (Some(srtt), Some(rto)) = (self.rtt.srtt(), self.timers.rto) else { return };
         if !self.tlp_allowed() {

@@ -326,11 +326,16 @@ impl Tcb {
             if end > self.snd_nxt {
                 self.snd_nxt = end;
             }
-            if end > self.snd_max {
+            let new_data = end > self.snd_max;
+            if new_data {
                 self.snd_max = end;
             }
             if self.timers.rto.is_none() {
                 self.timers.rto = Some(now + self.rtt.rto());
+            }
+            if new_data {
+                // RFC 8985 §7.2: (re)start the probe timer after new data.
+                self.arm_tlp(now);
             }
             self.timers.persist = None;
         }

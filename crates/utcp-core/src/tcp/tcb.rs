@@ -54,13 +54,16 @@ pub struct Timers {
     pub keepalive: Option<Instant>,
     /// RFC 8985 §7: the probe timeout of a tail loss probe.
     pub tlp: Option<Instant>,
+    /// RFC 8985 §6.3: the reordering timer, when a hole below SACKed data
+    /// waits only for the reordering window to pass.
+    pub rack: Option<Instant>,
     /// TIME-WAIT's 2*MSL, or an orphan's FIN-WAIT-2 limit.
     pub close: Option<Instant>,
 }
 
 impl Timers {
     pub fn earliest(&self) -> Option<Instant> {
-        [self.rto, self.tlp, self.delayed_ack, self.persist, self.keepalive, self.close].into_iter().flatten().min()
+        [self.rto, self.tlp, self.rack, self.delayed_ack, self.persist, self.keepalive, self.close].into_iter().flatten().min()
     }
 }
 

@@ -31,6 +31,10 @@ impl Tcb {
             self.timers.tlp = None;
             self.on_probe_timeout(now, obs);
         }
+        if due(self.timers.rack, now) {
+            self.timers.rack = None;
+            self.on_reorder_timeout(now, obs);
+        }
         if due(self.timers.delayed_ack, now) {
             self.timers.delayed_ack = None;
             self.ack_now = true;
@@ -113,6 +117,7 @@ impl Tcb {
                 self.rexmit_sent.clear();
                 self.tlp_high = None;
                 self.timers.tlp = None;
+                self.timers.rack = None;
                 self.dupacks = 0;
                 self.inflation = 0;
                 // RFC 6582 §4: no fast retransmit for data sent before the timeout.
