@@ -317,3 +317,51 @@ fn a_lost_fast_retransmission_is_sent_again_by_the_reordering_timer() {
     assert_eq!(h.output().first().map(|s| s.seq()), Some(una));
     assert_eq!(h.stack.stats().lost_retransmits, 1);
 }
+
+/// RFC 6675 §5: with SACK the sender may have cwnd - pipe in flight, and
+/// SACKed segments are not in the pipe. One ACK SACKing nine of ten
+/// segments (the other duplicate ACKs lost) starts recovery with cwnd 5
+/// and a pipe of the one hole: the retransmission and four new segments
+/// go out, where counting duplicate ACKs (RFC 5681) allowed none.
+#[test]
+fn recovery_sends_cwnd_minus_pipe_with_sack_whatever_acks_were_lost() {
+    let mut h = Harness::new();
+    let (c, iss) = open(&mut h, ms(100));
+    let una = iss + 1;
+    h.stack.send(c, &[8; 20 * SMSS as usize]).unwrap();
+    assert_eq!(h.output().len(), 10);
+    h.advance(ms(100));
+    let out: Vec<u32> = sack_ack(&mut h, una, 1, 10).iter().map(|s| (s.seq() - una) / SMSS).collect();
+    assert_eq!(out, [0, 10, 11, 12, 13]);
+    assert_eq!(h.stack.tcb(c).unwrap().cwnd(), 5 * SMSS as usize);
+}
+
+/// RFC 6582 §3.2 step 2: after a recovery that ended with an ACK of
+/// exactly everything sent when it began, the next loss starts a new one
+/// at the third duplicate ACK (the ACK covers more than the highest
+/// sequence number sent then), not an RTO later.
+#[test]
+fn a_loss_right_after_a_recovery_gets_fast_retransmit() {
+    let mut h = Harness::new();
+    let (c, iss) = open(&mut h, ms(100));
+    let una = iss + 1;
+    h.stack.send(c, &[9; 12 * SMSS as usize]).unwrap();
+    assert_eq!(h.output().len(), 10);
+    h.advance(ms(100));
+    // Segment 0 lost: recovery; its retransmission fills the hole.
+    let first = sack_ack(&mut h, una, 1, 10);
+    assert_eq!(first[0].seq(), una);
+    h.advance(ms(100));
+    // The full ACK: everything sent before the recovery (segments 0-9).
+    let recover = una + 10 * SMSS;
+    h.send(seg(Flags::ACK).seq(P).ack(recover));
+    h.output();
+    // The first segment after it (10) is lost; duplicates SACK 11.
+    let mut re = Vec::new();
+    for _ in 0..3 {
+        h.send(seg(Flags::ACK).seq(P).ack(recover).opts(sacks(&[(recover + SMSS, recover + 2 * SMSS)])));
+        re.extend(h.output().iter().map(|s| s.seq()));
+    }
+    assert!(re.contains(&recover), "fast retransmit of segment 10: {re:?}");
+    assert_eq!(h.stack.stats().fast_retransmits, 2);
+}

@@ -435,12 +435,21 @@ impl Tcb {
             // carry data (a duplex transfer has no pure duplicate ACKs).
             if self.in_recovery {
                 self.queue_sack_holes(now, obs);
-            } else if self.snd_una > self.recover && self.is_lost_by_sack() {
+            } else if self.past_recover() && self.is_lost_by_sack() {
                 self.enter_recovery(now, obs);
             }
         }
         if self.tlp_high.is_some() {
             self.on_probe_ack(now, seg, prev_una, obs);
+        }
+        if self.in_recovery && self.sack_enabled {
+            // RFC 6675 §5: with SACK, what may be sent is cwnd - pipe, and
+            // SACKed bytes are not in the pipe. Sending checks
+            // cwnd + inflation against everything since SND.UNA, so the
+            // inflation is the SACKed bytes: exact on every ACK, where
+            // RFC 5681's one MSS per duplicate ACK undercounts each lost
+            // ACK and stalls the recovery until the RTO.
+            self.inflation = self.scoreboard.iter().map(|b| b.left.dist_to(b.right)).sum();
         }
         self.arm_reorder_timer(now);
 
@@ -529,7 +538,6 @@ impl Tcb {
         // RFC 6298 §5.2/5.3: stop the timer when all is acknowledged,
         // otherwise restart it.
         self.timers.rto = if self.snd_una == self.snd_max { None } else { Some(now + self.rtt.rto()) };
-        self.arm_tlp(now);
         self.persist_probes = 0;
 
         match self.in_recovery {
@@ -567,6 +575,9 @@ impl Tcb {
                 }
             }
         }
+        // After the recovery state is settled: a full ACK that ends
+        // recovery leaves a flight the probe must cover.
+        self.arm_tlp(now);
         let _ = obs;
     }
 
@@ -623,7 +634,10 @@ impl Tcb {
         // RFC 6582 §3.2 step 2: the third duplicate ACK starts recovery only
         // if it covers more than `recover`, so data sent before an earlier
         // recovery or timeout cannot trigger another.
-        if self.dupacks == 3 && self.snd_una > self.recover {
+        // RFC 6675 §5 (C): or fewer duplicates whose SACK blocks already
+        // show DupThresh segments above SND.UNA, when the others were lost.
+        let lost = self.dupacks >= 3 || (self.sack_enabled && self.is_lost_by_sack());
+        if lost && self.past_recover() {
             self.enter_recovery(now, obs);
         } else if self.dupacks < 3 {
             // RFC 3042 limited transmit: the first two duplicates each let
@@ -631,6 +645,16 @@ impl Tcb {
             // collects the third duplicate instead of waiting for the RTO.
             self.inflation = self.dupacks as usize * self.snd_mss;
         }
+    }
+
+    /// RFC 6582 §3.2 step 2: a new recovery needs an acknowledgment that
+    /// "covers more than recover", the highest sequence number sent when
+    /// the last one began. `recover` here is one past it (SND.MAX then),
+    /// so an ACK of exactly everything sent then qualifies: requiring one
+    /// byte more kept the first loss after each recovery from fast
+    /// retransmit, and each such loss cost an RTO.
+    fn past_recover(&self) -> bool {
+        self.snd_una >= self.recover
     }
 
     /// RFC 6675 §4 IsLost(SND.UNA): more than (DupThresh - 1) * SMSS bytes
@@ -787,7 +811,7 @@ impl Tcb {
                 .filter(|r| scoreboard.iter().any(|b| b.right > r.after))
                 .map(|r| r.at + srtt + srtt / 4)
                 .min();
-        } else if self.timers.rack.is_none() && self.snd_una > self.recover && self.snd_nxt == self.snd_max {
+        } else if self.timers.rack.is_none() && self.past_recover() && self.snd_nxt == self.snd_max {
             self.timers.rack = Some(now + (srtt / 4).max(MIN_REO_WND));
         }
     }
@@ -805,7 +829,7 @@ impl Tcb {
                 self.rexmit_budget = self.rexmit_budget.max(1);
             }
             self.arm_reorder_timer(now);
-        } else if self.snd_una > self.recover && self.snd_nxt == self.snd_max {
+        } else if self.past_recover() && self.snd_nxt == self.snd_max {
             self.enter_recovery(now, obs);
         }
     }
@@ -820,7 +844,7 @@ impl Tcb {
             && self.snd_una < self.snd_max
             && self.snd_nxt == self.snd_max
             && !self.in_recovery
-            && self.snd_una >= self.recover
+            && self.past_recover()
             && self.retries == 0
             && self.tlp_high.is_none()
     }
@@ -859,7 +883,7 @@ impl Tcb {
             if prev_una < high {
                 self.cc.on_congestion_event(now, self.cc.cwnd());
             }
-        } else if probe_sacked && !self.in_recovery && self.snd_una > self.recover {
+        } else if probe_sacked && !self.in_recovery && self.past_recover() {
             self.enter_recovery(now, obs);
         }
     }

@@ -171,12 +171,13 @@ pub struct Tcb {
     pub(super) rtt_probe: Option<(SeqNum, Instant)>,
     pub(super) cc: Box<dyn CongestionControl>,
     pub(super) dupacks: u32,
-    /// RFC 6582 `recover`: the highest sequence number sent when fast
+    /// RFC 6582 `recover`, kept one past the RFC's: SND.MAX when fast
     /// recovery (or a timeout) began; recovery lasts until it is acknowledged.
     pub(super) recover: SeqNum,
     pub(super) in_recovery: bool,
     /// Extra window during fast recovery: 3 MSS plus one per duplicate ACK
-    /// (RFC 5681 §3.2 steps 3-4), shrunk by partial ACKs (RFC 6582 §3.2 step 5).
+    /// (RFC 5681 §3.2 steps 3-4), shrunk by partial ACKs (RFC 6582 §3.2
+    /// step 5); with SACK, the bytes SACKed (RFC 6675 §5 pipe).
     pub(super) inflation: usize,
     /// Segments to retransmit before new data, by starting sequence.
     pub(super) rexmit: Vec<SeqNum>,
