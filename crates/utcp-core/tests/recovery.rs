@@ -30,20 +30,27 @@ fn tsval(s: &Seg) -> u32 {
 /// Active open with timestamps and SACK, the SYN-ACK `rtt` after the SYN:
 /// SRTT = rtt, RTO = rtt + max(4 * rtt/2, 200 ms).
 fn open(h: &mut Harness, rtt: Duration) -> (SocketId, u32) {
+    open_with(h, rtt, true)
+}
+
+/// The same without SACK: no tail loss probe (RFC 8985 §7.2 needs SACK),
+/// so a lost flight ends in the RTO.
+fn open_with(h: &mut Harness, rtt: Duration, sack: bool) -> (SocketId, u32) {
     let c = h.stack.socket();
     h.stack.bind(c, h.local_addr()).unwrap();
     let now = h.now;
     assert_eq!(h.stack.connect(now, c, h.peer_addr()), Err(Errno::EINPROGRESS));
     let syn = h.expect_one();
     h.advance(rtt);
-    let o = Options { mss: Some(1460), sack_permitted: true, timestamps: Some((7000, tsval(&syn))), ..Options::default() };
+    let o = Options { mss: Some(1460), sack_permitted: sack, timestamps: Some((7000, tsval(&syn))), ..Options::default() };
     h.send(seg(Flags::SYN).seq(PEER_ISS).ack(syn.seq() + 1).opts(o));
     assert_eq!(h.expect_one().flags(), Flags::ACK);
     assert_eq!(h.state(c), State::Established);
     (c, syn.seq())
 }
 
-/// Four segments out, their ACKs lost, the RTO (300 ms) resends the first.
+/// Four segments out, their ACKs lost, the RTO (300 ms) resends the first
+/// (on a connection opened without SACK, so no probe comes first).
 /// Returns (ISS, TSval of the originals, TSval of the retransmission).
 fn flight_then_timeout(h: &mut Harness, c: SocketId) -> (u32, u32) {
     h.stack.send(c, &[1; 4 * SMSS as usize]).unwrap();
@@ -64,7 +71,7 @@ fn flight_then_timeout(h: &mut Harness, c: SocketId) -> (u32, u32) {
 #[test]
 fn a_spurious_timeout_is_detected_by_the_echoed_timestamp_and_undone() {
     let mut h = Harness::new();
-    let (c, iss) = open(&mut h, ms(100));
+    let (c, iss) = open_with(&mut h, ms(100), false);
     let (orig_ts, _) = flight_then_timeout(&mut h, c);
     h.advance(ms(100));
     // The peer held all four; its ACK of the duplicate echoes TS.Recent.
@@ -89,7 +96,7 @@ fn a_spurious_timeout_is_detected_by_the_echoed_timestamp_and_undone() {
 #[test]
 fn a_real_timeout_is_not_undone_and_its_echo_is_a_sample() {
     let mut h = Harness::new();
-    let (c, iss) = open(&mut h, ms(100));
+    let (c, iss) = open_with(&mut h, ms(100), false);
     let (_, re_ts) = flight_then_timeout(&mut h, c);
     h.advance(ms(100));
     h.send(seg(Flags::ACK).seq(P).ack(iss + 1 + SMSS).opts(ts(7100, re_ts)));
@@ -110,7 +117,7 @@ fn a_real_timeout_is_not_undone_and_its_echo_is_a_sample() {
 #[test]
 fn no_rtt_sample_from_an_echo_older_than_the_timeout() {
     let mut h = Harness::new();
-    let (c, iss) = open(&mut h, ms(100));
+    let (c, iss) = open_with(&mut h, ms(100), false);
     let (orig_ts, re_ts) = flight_then_timeout(&mut h, c);
     h.advance(ms(100));
     h.send(seg(Flags::ACK).seq(P).ack(iss + 1 + SMSS).opts(ts(7100, re_ts)));
@@ -364,4 +371,28 @@ fn a_loss_right_after_a_recovery_gets_fast_retransmit() {
     }
     assert!(re.contains(&recover), "fast retransmit of segment 10: {re:?}");
     assert_eq!(h.stack.stats().fast_retransmits, 2);
+}
+
+/// Linux: when the RTO comes before 2*SRTT (+200 ms for a lone segment),
+/// the probe goes at the RTO's instant instead of the timeout, and it is
+/// the last segment sent: here the bare FIN after "bye" (the kernel
+/// comparison's passive_close shows the same packet).
+#[test]
+fn a_lone_fin_is_probed_at_the_rto_instant_as_the_last_segment() {
+    let mut h = Harness::new();
+    let (c, iss) = open(&mut h, ms(100));
+    h.stack.send(c, b"bye").unwrap();
+    assert_eq!(h.expect_one().data, b"bye");
+    let now = h.now;
+    h.stack.shutdown(now, c, utcp_core::stack::Shutdown::Write).unwrap();
+    assert_eq!(h.expect_one().flags(), Flags::FIN | Flags::ACK);
+    let t = h.now;
+    assert_eq!(h.advance_to_next_timer(), Some(t + ms(300)));
+    let probe = h.expect_one();
+    assert_eq!((probe.flags(), probe.seq(), probe.len()), (Flags::FIN | Flags::ACK, iss + 4, 0));
+    assert_eq!((h.stack.stats().tlp_probes, h.stack.stats().rto_expirations), (1, 0));
+    // No answer: the RTO (re-armed by the probe) resends from SND.UNA.
+    assert_eq!(h.advance_to_next_timer(), Some(t + ms(600)));
+    assert_eq!(h.expect_one().data, b"bye");
+    assert_eq!(h.stack.stats().rto_expirations, 1);
 }

@@ -849,10 +849,11 @@ impl Tcb {
             && self.tlp_high.is_none()
     }
 
-    /// RFC 8985 §7.2: arm the probe timeout after new data is
+    /// RFC 8985 §7.2: arm the probe timeout after new data is sent or
     /// acknowledged: PTO = 2*SRTT, plus the peer's delayed-ACK time when a
     /// single segment is out (Linux: tcp_schedule_loss_probe, which adds
-    /// TCP_TIMEOUT_MIN, 2 ms, otherwise), and only if it comes before the RTO.
+    /// TCP_TIMEOUT_MIN, 2 ms, otherwise), and no later than the RTO: then
+    /// the probe goes at the RTO's instant, in its place (Linux).
     pub(super) fn arm_tlp(&mut self, now: Instant) {
         self.timers.tlp = None;
         let (Some(srtt), Some(rto)) = (self.rtt.srtt(), self.timers.rto) else { return };
@@ -860,10 +861,7 @@ impl Tcb {
             return;
         }
         let extra = if self.snd_una.dist_to(self.snd_max) <= self.snd_mss { WC_DEL_ACK } else { TLP_MIN_SLACK };
-        let pto = now + 2 * srtt + extra;
-        if pto < rto {
-            self.timers.tlp = Some(pto);
-        }
+        self.timers.tlp = Some((now + 2 * srtt + extra).min(rto));
     }
 
     /// RFC 8985 §7.4: what the ACKs after a tail loss probe say. The

@@ -335,6 +335,7 @@ impl Tcb {
             }
             if new_data {
                 // RFC 8985 §7.2: (re)start the probe timer after new data.
+                self.last_seg = seq;
                 self.arm_tlp(now);
             }
             self.timers.persist = None;

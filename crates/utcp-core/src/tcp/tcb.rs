@@ -191,6 +191,9 @@ pub struct Tcb {
     /// RFC 8985 §7.3 TLP.end_seq: SND.MAX when the tail loss probe went
     /// out, until an ACK settles what the probe found.
     pub(super) tlp_high: Option<SeqNum>,
+    /// Where the highest segment sent so far starts: what a tail loss
+    /// probe sends again (RFC 8985 §7.3).
+    pub(super) last_seg: SeqNum,
     /// Consecutive timeouts without progress.
     pub(super) retries: u32,
     /// The timeout being recovered from, with timestamps on.
@@ -286,6 +289,7 @@ impl Tcb {
             rexmit_budget: 0,
             rexmit_sent: Vec::new(),
             tlp_high: None,
+            last_seg: iss,
             retries: 0,
             timeout: None,
             last_send: now,

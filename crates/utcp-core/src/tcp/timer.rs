@@ -23,13 +23,16 @@ impl Tcb {
             self.set_state(now, State::Closed, obs);
             return;
         }
-        if due(self.timers.rto, now) {
-            self.timers.rto = None;
-            self.on_rto(now, obs);
-        }
+        // The probe first: Linux arms it for the RTO's own instant when
+        // the RTO comes sooner than 2*SRTT, and then the probe goes instead
+        // of the timeout (it re-arms the RTO).
         if due(self.timers.tlp, now) {
             self.timers.tlp = None;
             self.on_probe_timeout(now, obs);
+        }
+        if due(self.timers.rto, now) {
+            self.timers.rto = None;
+            self.on_rto(now, obs);
         }
         if due(self.timers.rack, now) {
             self.timers.rack = None;
@@ -141,13 +144,10 @@ impl Tcb {
             return;
         }
         // RFC 8985 §7.3 prefers a new segment when one may go; utcp always
-        // resends the highest one sent (the RFC's other choice), which
-        // needs no window and is never held by Nagle or cork.
-        let top = match self.fin_seq() {
-            Some(f) if self.snd_max > f => f,
-            _ => self.snd_max,
-        };
-        let seq = top - self.snd_una.dist_to(top).min(self.snd_mss);
+        // resends the highest one sent (the RFC's other choice, and
+        // Linux's when it has nothing new), which needs no window and is
+        // never held by Nagle or cork.
+        let seq = self.last_seg.max(self.snd_una);
         if !self.rexmit.contains(&seq) {
             self.rexmit.insert(0, seq);
         }
