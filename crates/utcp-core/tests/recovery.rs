@@ -396,3 +396,50 @@ fn a_lone_fin_is_probed_at_the_rto_instant_as_the_last_segment() {
     assert_eq!(h.expect_one().data, b"bye");
     assert_eq!(h.stack.stats().rto_expirations, 1);
 }
+
+/// Ten segments out; the first is delayed (not lost), three duplicate
+/// ACKs SACK 1..=3 and the fast retransmission goes out 100 ms after the
+/// originals. Returns (SND.UNA, TSval of the originals, of the retransmission).
+fn reordered_first_segment(h: &mut Harness, c: SocketId, iss: u32) -> (u32, u32, u32) {
+    let una = iss + 1;
+    h.stack.send(c, &[2; 10 * SMSS as usize]).unwrap();
+    let out = h.output();
+    assert_eq!(out.len(), 10);
+    h.advance(ms(100));
+    let mut re = None;
+    for k in 2..=4 {
+        re = re.or(sack_ack(h, una, 1, k).into_iter().find(|s| s.seq() == una));
+    }
+    let re = re.expect("fast retransmit at the third duplicate ACK");
+    assert!(h.stack.tcb(c).unwrap().cwnd() < 10 * SMSS as usize);
+    (una, tsval(&out[0]), tsval(&re))
+}
+
+/// RFC 3522 §3.2 applied to fast retransmit: the ACK that covers the
+/// retransmitted segment echoes the original's TSval, so the original
+/// arrived (it was reordered) and nothing was lost. Recovery ends and the
+/// windows from before it come back (Linux: tcp_undo_cwnd_reduction).
+#[test]
+fn a_spurious_fast_retransmit_is_undone_when_the_echo_shows_the_original_arrived() {
+    let mut h = Harness::new();
+    let (c, iss) = open(&mut h, ms(100));
+    let (una, orig_ts, _) = reordered_first_segment(&mut h, c, iss);
+    h.send(seg(Flags::ACK).seq(P).ack(una + 10 * SMSS).opts(ts(7100, orig_ts)));
+    let tcb = h.stack.tcb(c).unwrap();
+    assert_eq!(h.stack.stats().spurious_recoveries, 1);
+    assert_eq!(tcb.ssthresh(), usize::MAX, "ssthresh as before the recovery");
+    assert!(tcb.cwnd() >= 10 * SMSS as usize, "cwnd {}", tcb.cwnd());
+}
+
+/// The echo is the retransmission's own TSval: the original was lost, the
+/// reduction stands.
+#[test]
+fn a_needed_fast_retransmit_is_not_undone() {
+    let mut h = Harness::new();
+    let (c, iss) = open(&mut h, ms(100));
+    let (una, _, re_ts) = reordered_first_segment(&mut h, c, iss);
+    h.send(seg(Flags::ACK).seq(P).ack(una + 10 * SMSS).opts(ts(7100, re_ts)));
+    let tcb = h.stack.tcb(c).unwrap();
+    assert_eq!(h.stack.stats().spurious_recoveries, 0);
+    assert_eq!(tcb.ssthresh(), 5 * SMSS as usize);
+}

@@ -95,6 +95,8 @@ pub struct Stats {
     pub rto_expirations: u64,
     /// Timeouts found spurious and undone (RFC 3522, RFC 4015).
     pub spurious_rtos: u64,
+    /// Fast recoveries found spurious and undone (RFC 3522).
+    pub spurious_recoveries: u64,
     /// Retransmissions found lost and sent again within one recovery
     /// (RFC 8985 §6.2).
     pub lost_retransmits: u64,

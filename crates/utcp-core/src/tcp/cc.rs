@@ -43,8 +43,9 @@
 //!   recovery if in it and set `recover` to the highest sequence sent
 //!   (RFC 6582 §3.2 step 4). Repeated timeouts with no new data acked in
 //!   between keep ssthresh (RFC 5681 §3.1); the algorithm tracks that.
-//! - **Spurious timeout** (RFC 3522 detection, RFC 4015 response): call
-//!   [`undo_rto`] with the ssthresh and cwnd to resume from.
+//! - **Spurious timeout or fast retransmit** (RFC 3522 detection): call
+//!   [`undo`] with the ssthresh and cwnd to resume from (RFC 4015 §4
+//!   after a timeout; Linux's tcp_undo_cwnd_reduction after recovery).
 //! - **Sending after idle:** before sending new data with nothing in flight,
 //!   call [`on_idle`] with the time since the last data segment was sent and
 //!   the current RTO (Linux: `tcp_slow_start_after_idle_check` and
@@ -57,7 +58,7 @@
 //! [`on_recovery_exit`]: CongestionControl::on_recovery_exit
 //! [`on_rto`]: CongestionControl::on_rto
 //! [`on_idle`]: CongestionControl::on_idle
-//! [`undo_rto`]: CongestionControl::undo_rto
+//! [`undo`]: CongestionControl::undo
 
 use core::time::Duration;
 
@@ -128,10 +129,10 @@ pub trait CongestionControl: core::fmt::Debug + Send {
     /// The retransmission timer expired (RFC 5681 §3.1).
     fn on_rto(&mut self, now: Instant, flight_size: usize);
 
-    /// The last timeout was spurious (RFC 4015 §4): take these windows
-    /// back, as if the timeout had not happened, and leave the state the
-    /// timeout put the algorithm in.
-    fn undo_rto(&mut self, now: Instant, ssthresh: usize, cwnd: usize);
+    /// The last timeout or fast recovery was spurious (RFC 3522): take
+    /// these windows back, as if the reduction had not happened, and leave
+    /// the state it put the algorithm in.
+    fn undo(&mut self, now: Instant, ssthresh: usize, cwnd: usize);
 
     /// About to send new data with nothing in flight, `idle` after the last
     /// data segment was sent; `rto` is the current retransmission timeout.
@@ -292,9 +293,9 @@ impl Window {
         first
     }
 
-    /// RFC 4015 §4: the timeout was spurious; a later real one is a first
-    /// one again for RFC 5681 §3.1's ssthresh rule.
-    fn undo_rto(&mut self, ssthresh: usize, cwnd: usize) {
+    /// RFC 4015 §4: the reduction was spurious; a later real timeout is a
+    /// first one again for RFC 5681 §3.1's ssthresh rule.
+    fn undo(&mut self, ssthresh: usize, cwnd: usize) {
         self.ssthresh = ssthresh.max(2 * self.mss);
         self.cwnd = cwnd.max(self.mss);
         self.ca_acked = 0;

@@ -540,6 +540,9 @@ impl Tcb {
         self.timers.rto = if self.snd_una == self.snd_max { None } else { Some(now + self.rtt.rto()) };
         self.persist_probes = 0;
 
+        if self.recovery_undo.is_some_and(|u| ack > u.seq) {
+            self.check_spurious_recovery(now, tsecr, ack, obs);
+        }
         match self.in_recovery {
             true if ack >= self.recover => {
                 // RFC 6582 §3.2 step 3: a full acknowledgment ends recovery.
@@ -593,13 +596,39 @@ impl Tcb {
         // not a burst of the whole old window at once.
         let iw = super::cc::INITIAL_WINDOW_SEGMENTS * self.snd_mss;
         let flight = self.snd_una.dist_to(self.snd_max);
-        self.cc.undo_rto(now, t.pipe_prev, flight + data_acked.min(iw));
+        self.cc.undo(now, t.pipe_prev, flight + data_acked.min(iw));
         // RFC 4015 §4 step 6: resume with data never sent (SND.NXT <-
         // SND.MAX) instead of going back N over what the peer holds.
         self.snd_nxt = self.snd_nxt.max(self.snd_max);
         // RFC 6582 §4 held fast retransmit back from the duplicates a
         // go-back-N would draw; there is no go-back-N now, and a real loss
         // below the old SND.MAX may use fast recovery again.
+        self.recover = self.snd_una;
+    }
+
+    /// RFC 3522 §3.2 for a fast retransmission: the first ACK of the
+    /// retransmitted segment echoes a TSval older than the retransmission,
+    /// so the original arrived (it was reordered, not lost). If that ACK
+    /// also covers every retransmission and leaves no hole, nothing was
+    /// lost: leave recovery with the windows from before it (Linux:
+    /// tcp_try_undo_recovery / tcp_undo_cwnd_reduction). Reordering
+    /// otherwise halves cwnd each time it looks like a loss.
+    fn check_spurious_recovery(&mut self, now: Instant, tsecr: Option<u32>, ack: SeqNum, obs: &mut Observer) {
+        let Some(u) = self.recovery_undo.take() else { return };
+        let Some(ecr) = tsecr else { return };
+        let original = (ecr.wrapping_sub(u.retransmit_ts) as i32) < 0;
+        if !(self.in_recovery && original && self.high_rxt <= ack && self.scoreboard.is_empty()) {
+            return;
+        }
+        obs.stats.spurious_recoveries += 1;
+        self.in_recovery = false;
+        self.inflation = 0;
+        self.dupacks = 0;
+        self.rexmit.clear();
+        self.rexmit_sent.clear();
+        self.timers.rack = None;
+        self.cc.undo(now, u.ssthresh.max(self.cc.ssthresh()), u.cwnd.max(self.cc.cwnd()));
+        // The recovery never was: a real loss next may start one at once.
         self.recover = self.snd_una;
     }
 
@@ -667,6 +696,13 @@ impl Tcb {
     /// Fast retransmit and enter fast recovery (RFC 5681 §3.2 step 2,
     /// RFC 6582 §3.2 step 2, RFC 6675 §5 step 4).
     fn enter_recovery(&mut self, now: Instant, obs: &mut Observer) {
+        // RFC 3522 §3.1: the first retransmission's TSval (it goes out now).
+        self.recovery_undo = self.ts_enabled.then(|| super::tcb::RecoveryUndo {
+            retransmit_ts: self.ts_now(now),
+            seq: self.snd_una,
+            cwnd: self.cc.cwnd(),
+            ssthresh: self.cc.ssthresh(),
+        });
         self.cc.on_congestion_event(now, self.flight_size());
         self.in_recovery = true;
         self.recover = self.snd_max;

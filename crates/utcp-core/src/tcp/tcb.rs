@@ -88,6 +88,17 @@ pub(super) struct Retransmitted {
     pub(super) after: SeqNum,
 }
 
+/// A fast recovery that may prove spurious (RFC 3522): the TSval of its
+/// first retransmission and the windows before it.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct RecoveryUndo {
+    pub(super) retransmit_ts: u32,
+    /// SND.UNA when it began: the segment retransmitted first.
+    pub(super) seq: SeqNum,
+    pub(super) cwnd: usize,
+    pub(super) ssthresh: usize,
+}
+
 /// A retransmission timeout whose retransmissions are not yet all
 /// acknowledged: what RFC 3522 needs to tell whether it was spurious and
 /// RFC 4015 to undo it.
@@ -198,6 +209,9 @@ pub struct Tcb {
     pub(super) retries: u32,
     /// The timeout being recovered from, with timestamps on.
     pub(super) timeout: Option<TimeoutEpisode>,
+    /// The fast recovery under way, with timestamps on, until the ACK of
+    /// its first retransmission tells whether it was needed.
+    pub(super) recovery_undo: Option<RecoveryUndo>,
     pub(super) last_send: Instant,
     pub(super) last_recv: Instant,
     pub(super) keepalive_probes: u32,
@@ -292,6 +306,7 @@ impl Tcb {
             last_seg: iss,
             retries: 0,
             timeout: None,
+            recovery_undo: None,
             last_send: now,
             last_recv: now,
             keepalive_probes: 0,

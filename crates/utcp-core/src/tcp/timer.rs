@@ -118,6 +118,7 @@ impl Tcb {
                 }
                 self.rexmit.clear();
                 self.rexmit_sent.clear();
+                self.recovery_undo = None;
                 self.tlp_high = None;
                 self.timers.tlp = None;
                 self.timers.rack = None;

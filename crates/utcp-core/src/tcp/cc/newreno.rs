@@ -66,8 +66,8 @@ impl CongestionControl for NewReno {
         self.w.on_rto(flight_size / 2);
     }
 
-    fn undo_rto(&mut self, _now: Instant, ssthresh: usize, cwnd: usize) {
-        self.w.undo_rto(ssthresh, cwnd);
+    fn undo(&mut self, _now: Instant, ssthresh: usize, cwnd: usize) {
+        self.w.undo(ssthresh, cwnd);
     }
 
     fn on_idle(&mut self, _now: Instant, idle: Duration, rto: Duration) {
