@@ -440,7 +440,7 @@ impl Tcb {
             }
         }
         if self.tlp_high.is_some() {
-            self.on_probe_ack(now, seg, prev_una, obs);
+            self.on_probe_ack(now, seg, obs);
         }
         if self.in_recovery && self.sack_enabled {
             // RFC 6675 §5: with SACK, what may be sent is cwnd - pipe, and
@@ -784,7 +784,7 @@ impl Tcb {
             return;
         }
         self.rexmit_sent.retain(|r| r.seq != seq);
-        if self.rexmit_sent.len() >= super::tcb::MAX_QUEUED_ACKS {
+        if self.rexmit_sent.len() >= super::tcb::MAX_RETRANSMITTED {
             self.rexmit_sent.remove(0);
         }
         self.rexmit_sent.push(super::tcb::Retransmitted { seq, end, at: now, after: self.snd_max });
@@ -905,7 +905,7 @@ impl Tcb {
     /// probe and a whole PTO ago, is lost (RACK), so recover now. An ACK
     /// past the probe without a D-SACK: the probe itself repaired a loss,
     /// a congestion signal (§7.4.2); with a D-SACK it was not needed.
-    fn on_probe_ack(&mut self, now: Instant, seg: &TcpRepr, prev_una: SeqNum, obs: &mut Observer) {
+    fn on_probe_ack(&mut self, now: Instant, seg: &TcpRepr, obs: &mut Observer) {
         let Some(high) = self.tlp_high else { return };
         // RFC 2883 §4: a D-SACK block comes first and lies below the ACK.
         let dsack = seg.options.sacks().first().is_some_and(|b| b.right <= seg.ack);
@@ -914,9 +914,7 @@ impl Tcb {
             self.tlp_high = None;
         } else if seg.ack >= high {
             self.tlp_high = None;
-            if prev_una < high {
-                self.cc.on_congestion_event(now, self.cc.cwnd());
-            }
+            self.cc.on_congestion_event(now, self.cc.cwnd());
         } else if probe_sacked && !self.in_recovery && self.past_recover() {
             self.enter_recovery(now, obs);
         }

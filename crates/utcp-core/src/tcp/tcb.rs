@@ -34,6 +34,9 @@ pub(super) const MAX_SCOREBOARD: usize = 16;
 /// A runtime that reads a batch of 64 packets before it polls owes at most
 /// one per segment (quick-ack mode); beyond this the owed ACKs coalesce.
 pub(super) const MAX_QUEUED_ACKS: usize = 64;
+/// Retransmissions of one recovery remembered for loss detection; the
+/// oldest are forgotten beyond this (they are then left to the RTO).
+pub(super) const MAX_RETRANSMITTED: usize = 64;
 
 /// How the connection was opened, which decides where an RST in
 /// SYN-RECEIVED leads (RFC 9293 §3.10.7.4 second check).
