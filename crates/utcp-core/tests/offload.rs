@@ -161,8 +161,14 @@ fn after_a_timeout_go_back_n_resends_in_super_segments_up_to_snd_max_only() {
     let (c, iss) = established(&mut h);
     h.stack.send(c, &pattern(100_000)).unwrap();
     assert_eq!(h.transmits().len(), 1);
+    // First the tail loss probe (RFC 8985 §7) ...
+    h.advance(Duration::from_millis(500));
+    let probe = h_output_of(&h.transmits());
+    assert_eq!((probe.len(), h.stack.stats().tlp_probes), (1, 1));
+    // ... then, unanswered, the timeout.
     let retrans_before = h.stack.stats().retransmits;
     h.advance(Duration::from_secs(1));
+    assert_eq!(h.stack.stats().rto_expirations, 1);
     // cwnd is one segment after the timeout (RFC 5681 §3.1).
     let out = h.transmits();
     assert_eq!(out.len(), 1);

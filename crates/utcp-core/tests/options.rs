@@ -197,6 +197,66 @@ fn paws_drops_an_old_tsval_segment_and_acks() {
     assert_eq!(h.read_all(c), b"new!");
 }
 
+/// Linux: TCP_PAWS_WINDOW. A TSval one tick behind TS.Recent is not
+/// "old" (RFC 7323 §5.3 R1 with Linux's slack): segments sent in the same
+/// millisecond and reordered by a hair must not be thrown away.
+#[test]
+fn paws_lets_a_tsval_one_tick_behind_pass() {
+    let mut h = Harness::new();
+    let (c, iss) = h.established_client_with(full(1000));
+    h.send(seg(Flags::ACK).seq(P).ack(iss + 1).data(b"new!").opts(ts(2000, 0)));
+    h.expect_one();
+    h.send(seg(Flags::ACK).seq(P + 4).ack(iss + 1).data(b"next").opts(ts(1999, 0)));
+    assert_eq!(h.expect_one().ack(), P + 8);
+    assert_eq!(h.stack.stats().drops(DropReason::PawsRejected), 0);
+    assert_eq!(h.read_all(c), b"new!next");
+    // TS.Recent does not move back (RFC 7323 §4.3: only SEG.TSval >= TS.Recent).
+    assert_eq!(h.stack.tcb(c).unwrap().ts_recent(), 2000);
+}
+
+/// A duplicate that fails PAWS (the original, reordered behind the
+/// sender's retransmission) is answered with a D-SACK block (RFC 2883;
+/// Linux: tcp_send_dupack), so the sender learns the retransmission was
+/// spurious.
+#[test]
+fn paws_rejected_duplicate_is_reported_in_a_dsack_block() {
+    let mut h = Harness::new();
+    let (_, iss) = h.established_client_with(full(1000));
+    h.send(seg(Flags::ACK).seq(P).ack(iss + 1).data(&[1; 100]).opts(ts(2000, 0)));
+    h.expect_one();
+    h.send(seg(Flags::ACK).seq(P).ack(iss + 1).data(&[1; 100]).opts(ts(1900, 0)));
+    let ack = h.expect_one();
+    assert_eq!(ack.ack(), P + 100);
+    assert_eq!(block_pairs(&ack), [(P, P + 100)]);
+    assert_eq!(h.stack.stats().drops(DropReason::PawsRejected), 1);
+}
+
+/// Linux: tcp_disordered_ack. A pure duplicate ACK that changes nothing,
+/// with a TSval older than TS.Recent but within about an RTO, was merely
+/// reordered: it passes PAWS and counts as a duplicate ACK.
+#[test]
+fn a_reordered_duplicate_ack_passes_paws() {
+    let mut h = Harness::new();
+    let (c, iss) = h.established_client_with(full(1000));
+    h.send(seg(Flags::ACK).seq(P).ack(iss + 1).data(b"data").opts(ts(2000, 0)));
+    h.expect_one();
+    h.stack.send(c, &[5; 3000]).unwrap();
+    assert_eq!(h.output().len(), 3);
+    // A first duplicate ACK with a fresh TSval, then one sent before it.
+    h.send(seg(Flags::ACK).seq(P + 4).ack(iss + 1).opts(ts(2010, 0)));
+    h.send(seg(Flags::ACK).seq(P + 4).ack(iss + 1).opts(ts(2005, 0)));
+    h.expect_none();
+    assert_eq!(h.stack.stats().drops(DropReason::PawsRejected), 0);
+    // The third duplicate starts fast retransmit (RFC 5681 §3.2): the
+    // reordered one counted.
+    h.send(seg(Flags::ACK).seq(P + 4).ack(iss + 1).opts(ts(2011, 0)));
+    assert_eq!(h.expect_one().seq(), iss + 1);
+    // Data that old is still rejected: it is no reordered ACK.
+    h.send(seg(Flags::ACK).seq(P + 4).ack(iss + 1).data(b"late").opts(ts(2005, 0)));
+    h.expect_one();
+    assert_eq!(h.stack.stats().drops(DropReason::PawsRejected), 1);
+}
+
 #[test]
 fn out_of_order_data_gets_immediate_ack_with_sack_blocks_most_recent_first() {
     let mut h = Harness::new();

@@ -185,6 +185,52 @@ fn two_full_sized_segments_get_an_immediate_ack() {
     assert_eq!(h.expect_one().ack(), s + 2920);
 }
 
+/// A runtime reads a batch of packets from its device and polls once
+/// after it: the stack still owes, and sends, an ACK for every second
+/// full-sized segment (RFC 9293 §3.8.6.3, RFC 5681 §4.2), each with the
+/// acknowledgment number of its moment, not one ACK for the whole batch.
+#[test]
+fn a_batch_read_before_one_poll_gets_an_ack_per_two_full_segments() {
+    let mut h = Harness::new();
+    let (_, iss) = established(&mut h);
+    let s = use_up_quickacks(&mut h, iss);
+    for i in 0..9 {
+        h.send(seg(Flags::ACK).seq(s + i * 1460).ack(iss + 1).data(&[i as u8; 1460]));
+    }
+    let acks: Vec<u32> = h.output().iter().map(|a| a.ack()).collect();
+    assert_eq!(acks, [2, 4, 6, 8].map(|n| s + n * 1460), "one ACK per two segments, in order");
+    // The ninth segment waits for its partner or the delayed-ACK timer.
+    h.advance(ms(40));
+    assert_eq!(h.expect_one().ack(), s + 9 * 1460);
+}
+
+/// Quick-ack mode (Linux: the first 16 segments) acknowledges every
+/// segment of a batch, each with its own acknowledgment number.
+#[test]
+fn quickack_mode_acks_every_segment_of_a_batch() {
+    let mut h = Harness::new();
+    let (_, iss) = established(&mut h);
+    for i in 0..4 {
+        h.send(seg(Flags::ACK).seq(P + i * 100).ack(iss + 1).data(&[7; 100]));
+    }
+    let acks: Vec<u32> = h.output().iter().map(|a| a.ack()).collect();
+    assert_eq!(acks, [1, 2, 3, 4].map(|n| P + n * 100));
+}
+
+/// Out-of-order segments in one batch each get their duplicate ACK
+/// (RFC 5681 §4.2: "immediately"), so the sender counts its three.
+#[test]
+fn out_of_order_segments_of_a_batch_each_get_a_duplicate_ack() {
+    let mut h = Harness::new();
+    let (_, iss) = established(&mut h);
+    let s = use_up_quickacks(&mut h, iss);
+    for i in 1..5 {
+        h.send(seg(Flags::ACK).seq(s + i * 1460).ack(iss + 1).data(&[1; 1460]));
+    }
+    let acks: Vec<u32> = h.output().iter().map(|a| a.ack()).collect();
+    assert_eq!(acks, [s; 4]);
+}
+
 #[test]
 fn nagle_holds_a_second_small_write_until_the_first_is_acked() {
     let mut h = Harness::new();

@@ -93,6 +93,15 @@ pub struct Stats {
     pub retransmits: u64,
     pub fast_retransmits: u64,
     pub rto_expirations: u64,
+    /// Timeouts found spurious and undone (RFC 3522, RFC 4015).
+    pub spurious_rtos: u64,
+    /// Fast recoveries found spurious and undone (RFC 3522).
+    pub spurious_recoveries: u64,
+    /// Retransmissions found lost and sent again within one recovery
+    /// (RFC 8985 §6.2).
+    pub lost_retransmits: u64,
+    /// Tail loss probes sent (RFC 8985 §7).
+    pub tlp_probes: u64,
     pub rst_sent: u64,
     pub challenge_acks: u64,
     pub syn_cookies_sent: u64,

@@ -43,6 +43,9 @@
 //!   recovery if in it and set `recover` to the highest sequence sent
 //!   (RFC 6582 §3.2 step 4). Repeated timeouts with no new data acked in
 //!   between keep ssthresh (RFC 5681 §3.1); the algorithm tracks that.
+//! - **Spurious timeout or fast retransmit** (RFC 3522 detection): call
+//!   [`undo`] with the ssthresh and cwnd to resume from (RFC 4015 §4
+//!   after a timeout; Linux's tcp_undo_cwnd_reduction after recovery).
 //! - **Sending after idle:** before sending new data with nothing in flight,
 //!   call [`on_idle`] with the time since the last data segment was sent and
 //!   the current RTO (Linux: `tcp_slow_start_after_idle_check` and
@@ -55,6 +58,7 @@
 //! [`on_recovery_exit`]: CongestionControl::on_recovery_exit
 //! [`on_rto`]: CongestionControl::on_rto
 //! [`on_idle`]: CongestionControl::on_idle
+//! [`undo`]: CongestionControl::undo
 
 use core::time::Duration;
 
@@ -127,6 +131,11 @@ pub trait CongestionControl: core::fmt::Debug + Send {
 
     /// The retransmission timer expired (RFC 5681 §3.1).
     fn on_rto(&mut self, now: Instant, flight_size: usize);
+
+    /// The last timeout or fast recovery was spurious (RFC 3522): take
+    /// these windows back, as if the reduction had not happened, and leave
+    /// the state it put the algorithm in.
+    fn undo(&mut self, now: Instant, ssthresh: usize, cwnd: usize);
 
     /// About to send new data with nothing in flight, `idle` after the last
     /// data segment was sent; `rto` is the current retransmission timeout.
@@ -218,6 +227,9 @@ impl CongestionControl for Cc {
     }
     fn on_rto(&mut self, now: Instant, flight_size: usize) {
         self.inner_mut().on_rto(now, flight_size)
+    }
+    fn undo(&mut self, now: Instant, ssthresh: usize, cwnd: usize) {
+        self.inner_mut().undo(now, ssthresh, cwnd)
     }
     fn on_idle(&mut self, now: Instant, idle: Duration, rto: Duration) {
         self.inner_mut().on_idle(now, idle, rto)
@@ -372,6 +384,15 @@ impl Window {
         self.cwnd = self.mss;
         self.ca_acked = 0;
         first
+    }
+
+    /// RFC 4015 §4: the reduction was spurious; a later real timeout is a
+    /// first one again for RFC 5681 §3.1's ssthresh rule.
+    fn undo(&mut self, ssthresh: usize, cwnd: usize) {
+        self.ssthresh = ssthresh.max(2 * self.mss);
+        self.cwnd = cwnd.max(self.mss);
+        self.ca_acked = 0;
+        self.after_rto = false;
     }
 
     /// Restart after idle (RFC 5681 §4.1): only after more than an RTO.

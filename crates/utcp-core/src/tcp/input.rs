@@ -18,6 +18,19 @@ const RECOVERY_BURST: u32 = 4;
 /// RFC 7323 §5.5: a ts_recent older than 24 days is no basis for PAWS.
 const PAWS_IDLE: Duration = Duration::from_secs(24 * 24 * 3600);
 
+/// RFC 8985 §7.2 WCDelAckT: the longest a peer may delay its ACK of a
+/// lone segment (Linux adds TCP_RTO_MIN, the same 200 ms).
+const WC_DEL_ACK: Duration = Duration::from_millis(200);
+
+/// The smallest reordering window: the timestamp clock's tick.
+const MIN_REO_WND: Duration = Duration::from_millis(1);
+
+/// Linux: TCP_TIMEOUT_MIN (2 jiffies), the PTO's slack beyond 2*SRTT.
+const TLP_MIN_SLACK: Duration = Duration::from_millis(2);
+
+/// Linux: TCP_PAWS_WINDOW, the ticks a TSval may lag TS.Recent and pass.
+const PAWS_WINDOW: i32 = 1;
+
 impl Tcb {
     /// Process one segment addressed to this connection.
     pub fn on_segment(&mut self, now: Instant, seg: &TcpRepr, payload: &[u8], obs: &mut Observer) {
@@ -79,6 +92,9 @@ impl Tcb {
     fn on_segment_synchronized(&mut self, now: Instant, seg: &TcpRepr, payload: &[u8], obs: &mut Observer) {
         let f = seg.flags;
         let mut seg_len = seg.seq_len(payload.len());
+        if !payload.is_empty() {
+            self.queue_owed_ack(now, obs);
+        }
 
         // Linux (tcp_check_req): the peer's SYN again in SYN-RECEIVED means
         // our SYN,ACK was lost; send it again now rather than wait for the
@@ -94,8 +110,14 @@ impl Tcb {
         // RFC 7323 §5.3 R1: PAWS, before the sequence check.
         if self.ts_enabled && !f.rst() {
             if let Some((val, _)) = seg.options.timestamps {
-                let stale = now.saturating_since(self.ts_recent_at) > PAWS_IDLE;
-                if (val.wrapping_sub(self.ts_recent) as i32) < 0 && !stale {
+                if self.paws_rejects(now, seg, val, payload.len()) {
+                    // Linux (tcp_send_dupack): a rejected duplicate is
+                    // reported in a D-SACK block (RFC 2883), which tells the
+                    // sender its retransmission was spurious.
+                    if !payload.is_empty() && seg.seq < self.rcv_nxt {
+                        let len = seg.seq.dist_to(self.rcv_nxt).min(payload.len());
+                        self.note_duplicate(seg.seq, len);
+                    }
                     self.oow_ack(now, payload.len(), obs);
                     obs.drop(now, DropReason::PawsRejected);
                     return;
@@ -275,6 +297,64 @@ impl Tcb {
         }
     }
 
+    /// RFC 7323 §5.3 R1: SEG.TSval < TS.Recent makes a segment
+    /// unacceptable, with the slack Linux allows (tcp_paws_discard).
+    fn paws_rejects(&self, now: Instant, seg: &TcpRepr, val: u32, payload_len: usize) -> bool {
+        let behind = self.ts_recent.wrapping_sub(val) as i32;
+        // Linux: TCP_PAWS_WINDOW, one tick of slack: segments sent in the
+        // same millisecond-ish and reordered by a hair are not old.
+        if behind <= PAWS_WINDOW {
+            return false;
+        }
+        // RFC 7323 §5.5: a TS.Recent idle for 24 days is no longer valid.
+        if now.saturating_since(self.ts_recent_at) > PAWS_IDLE {
+            return false;
+        }
+        // Linux (tcp_paws_check): some peers send TSval 0 on the handshake
+        // and real values after it; 0 recorded is no basis for rejection.
+        if self.ts_recent == 0 {
+            return false;
+        }
+        // Linux (tcp_disordered_ack): a pure duplicate ACK at RCV.NXT that
+        // would not update the window, with a TSval within the replay
+        // window (the RTO, in 1200 Hz ticks: tcp_tsval_replay), is a
+        // reordered ACK, not an old duplicate: rejecting it would only
+        // hide a duplicate ACK from loss detection.
+        let f = seg.flags;
+        let wnd = (seg.window as usize) << self.snd_shift;
+        let may_update_window = seg.ack > self.snd_una
+            || seg.seq > self.snd_wl1
+            || (seg.seq == self.snd_wl1 && (wnd > self.snd_wnd || wnd == 0));
+        let replay_window = (self.rtt.rto().as_millis() * 6 / 5).min(i32::MAX as u128) as i32;
+        let disordered_ack = f.ack()
+            && !f.syn()
+            && !f.fin()
+            && payload_len == 0
+            && seg.seq == self.rcv_nxt
+            && seg.ack == self.snd_una
+            && !may_update_window
+            && behind <= replay_window;
+        !disordered_ack
+    }
+
+    /// An ACK is owed for what arrived before this segment and the caller
+    /// has not polled since (a runtime reads a batch of packets, then
+    /// polls once): build it now, with the acknowledgment number, window
+    /// and SACK blocks of that moment. RFC 9293 §3.8.6.3 and RFC 5681 §4.2
+    /// ask for an ACK at least every second full-sized segment, and a
+    /// sender's congestion window grows per ACK (RFC 5681 §3.1); one ACK
+    /// per batch would also make each lost ACK cost a whole batch. Linux
+    /// acknowledges each such segment as it processes it.
+    fn queue_owed_ack(&mut self, now: Instant, obs: &mut Observer) {
+        if !self.ack_now || self.queued_acks.len() >= super::tcb::MAX_QUEUED_ACKS {
+            return;
+        }
+        let mut pkt = [0u8; super::output::SEGMENT_OVERHEAD];
+        if let Some(n) = self.emit_ack_if_owed(now, &mut pkt, obs) {
+            self.queued_acks.push_back((pkt, n));
+        }
+    }
+
     /// The peer sent again what we hold already: ACK at once and, with
     /// SACK, report it in a D-SACK block (RFC 2883 §4; Linux tcp_dsack_set).
     fn note_duplicate(&mut self, seq: SeqNum, len: usize) {
@@ -355,11 +435,24 @@ impl Tcb {
             // RFC 6675 §5: SACK information finds losses even when the ACKs
             // carry data (a duplex transfer has no pure duplicate ACKs).
             if self.in_recovery {
-                self.queue_sack_holes();
-            } else if self.snd_una > self.recover && self.is_lost_by_sack() {
+                self.queue_sack_holes(now, obs);
+            } else if self.past_recover() && self.is_lost_by_sack() {
                 self.enter_recovery(now, obs);
             }
         }
+        if self.tlp_high.is_some() {
+            self.on_probe_ack(now, seg, obs);
+        }
+        if self.in_recovery && self.sack_enabled {
+            // RFC 6675 §5: with SACK, what may be sent is cwnd - pipe, and
+            // SACKed bytes are not in the pipe. Sending checks
+            // cwnd + inflation against everything since SND.UNA, so the
+            // inflation is the SACKed bytes: exact on every ACK, where
+            // RFC 5681's one MSS per duplicate ACK undercounts each lost
+            // ACK and stalls the recovery until the RTO.
+            self.inflation = self.scoreboard.iter().map(|b| b.left.dist_to(b.right)).sum();
+        }
+        self.arm_reorder_timer(now);
 
         match self.state {
             State::FinWait1 if self.fin_acked() => {
@@ -402,10 +495,31 @@ impl Tcb {
                 self.rtt_probe = None;
             }
         }
+        // An echo of a TSval sent before the last timeout: the ACK answers
+        // an original transmission, not the retransmission (RFC 3522 §3.2).
+        let echo_before_timeout = match (self.timeout, tsecr) {
+            (Some(t), Some(ecr)) => (ecr.wrapping_sub(t.retransmit_ts) as i32) < 0,
+            _ => false,
+        };
+        let mut undone = false;
+        if let Some(t) = self.timeout.as_mut() {
+            let first_ack = !t.checked;
+            t.checked = true;
+            if first_ack && echo_before_timeout {
+                self.undo_spurious_timeout(now, data_acked, obs);
+                undone = true;
+            }
+        }
         // RFC 7323 §4: with timestamps, the echoed TSval measures the round
         // trip even when the data was retransmitted (Linux: tcp_rtt_tsopt_us,
-        // used when there is no clean sample, at least 1 ms).
-        if sample.is_none() && self.ts_enabled {
+        // used when there is no clean sample, at least 1 ms). But not an
+        // echo from before a timeout: the peer echoes TS.Recent, the TSval
+        // of the last segment that advanced its window (RFC 7323 §4.3), and
+        // after lost ACKs or a spurious timeout that segment was sent a
+        // whole backed-off RTO before the retransmission this ACK answers.
+        // Such a "sample" of seconds would hold the RTO at seconds long
+        // after the loss (RFC 6298 §3, Karn: only unambiguous samples).
+        if sample.is_none() && self.ts_enabled && !echo_before_timeout {
             if let Some(ecr) = tsecr.filter(|e| *e != 0) {
                 let ms = self.ts_now(now).wrapping_sub(ecr) as i32;
                 if (0..60_000).contains(&ms) {
@@ -419,11 +533,17 @@ impl Tcb {
             // collapses the backed-off RTO (Linux: tcp_ack_update_rtt).
             self.rtt.reset_backoff();
         }
+        if self.timeout.is_some_and(|t| ack >= t.high) {
+            self.timeout = None;
+        }
         // RFC 6298 §5.2/5.3: stop the timer when all is acknowledged,
         // otherwise restart it.
         self.timers.rto = if self.snd_una == self.snd_max { None } else { Some(now + self.rtt.rto()) };
         self.persist_probes = 0;
 
+        if self.recovery_undo.is_some_and(|u| ack > u.seq) {
+            self.check_spurious_recovery(now, tsecr, ack, obs);
+        }
         match self.in_recovery {
             true if ack >= self.recover => {
                 // RFC 6582 §3.2 step 3: a full acknowledgment ends recovery.
@@ -431,6 +551,7 @@ impl Tcb {
                 self.inflation = 0;
                 self.dupacks = 0;
                 self.rexmit.clear();
+                self.rexmit_sent.clear();
                 self.cc.on_recovery_exit(now, self.flight_size());
             }
             true => {
@@ -438,7 +559,12 @@ impl Tcb {
                 // the first unacknowledged segment, deflate by the amount
                 // acknowledged, add back one MSS.
                 self.inflation = self.inflation.saturating_sub(acked_seq) + self.snd_mss;
-                if !self.rexmit.contains(&self.snd_una) {
+                // With SACK, a hole already retransmitted is in flight: its
+                // loss is found by `queue_lost_retransmissions`, and a
+                // second copy now would only be a spurious one (RFC 6675
+                // §5 retransmits each hole once per its NextSeg rule).
+                let resent = self.sack_enabled && self.snd_una < self.high_rxt;
+                if !resent && !self.rexmit.contains(&self.snd_una) {
                     self.rexmit.insert(0, self.snd_una);
                 }
                 self.timers.rto = Some(now + self.rtt.rto());
@@ -447,12 +573,64 @@ impl Tcb {
                 self.dupacks = 0;
                 // The limited-transmit allowance ends with the duplicates.
                 self.inflation = 0;
-                if data_acked > 0 {
+                // The undo's new cwnd already counts this ACK (RFC 4015 §4).
+                if data_acked > 0 && !undone {
                     self.cc.on_ack(now, data_acked, sample);
                 }
             }
         }
+        // After the recovery state is settled: a full ACK that ends
+        // recovery leaves a flight the probe must cover.
+        self.arm_tlp(now);
         let _ = obs;
+    }
+
+    /// RFC 3522 §3.2: the first ACK after a timeout echoes a TSval older
+    /// than the retransmission's, so the original arrived and the timeout
+    /// was spurious (a delay spike, or its ACKs were lost). RFC 4015 §4:
+    /// take the congestion window back and stop resending what arrived.
+    fn undo_spurious_timeout(&mut self, now: Instant, data_acked: usize, obs: &mut Observer) {
+        let Some(t) = self.timeout else { return };
+        obs.stats.spurious_rtos += 1;
+        // RFC 4015 §4 step 4 (SPUR_TO): cwnd <- FlightSize + min(bytes_acked,
+        // IW), ssthresh <- pipe_prev: slow start back to where it was,
+        // not a burst of the whole old window at once.
+        let iw = super::cc::INITIAL_WINDOW_SEGMENTS * self.snd_mss;
+        let flight = self.snd_una.dist_to(self.snd_max);
+        self.cc.undo(now, t.pipe_prev, flight + data_acked.min(iw));
+        // RFC 4015 §4 step 6: resume with data never sent (SND.NXT <-
+        // SND.MAX) instead of going back N over what the peer holds.
+        self.snd_nxt = self.snd_nxt.max(self.snd_max);
+        // RFC 6582 §4 held fast retransmit back from the duplicates a
+        // go-back-N would draw; there is no go-back-N now, and a real loss
+        // below the old SND.MAX may use fast recovery again.
+        self.recover = self.snd_una;
+    }
+
+    /// RFC 3522 §3.2 for a fast retransmission: the first ACK of the
+    /// retransmitted segment echoes a TSval older than the retransmission,
+    /// so the original arrived (it was reordered, not lost). If that ACK
+    /// also covers every retransmission and leaves no hole, nothing was
+    /// lost: leave recovery with the windows from before it (Linux:
+    /// tcp_try_undo_recovery / tcp_undo_cwnd_reduction). Reordering
+    /// otherwise halves cwnd each time it looks like a loss.
+    fn check_spurious_recovery(&mut self, now: Instant, tsecr: Option<u32>, ack: SeqNum, obs: &mut Observer) {
+        let Some(u) = self.recovery_undo.take() else { return };
+        let Some(ecr) = tsecr else { return };
+        let original = (ecr.wrapping_sub(u.retransmit_ts) as i32) < 0;
+        if !(self.in_recovery && original && self.high_rxt <= ack && self.scoreboard.is_empty()) {
+            return;
+        }
+        obs.stats.spurious_recoveries += 1;
+        self.in_recovery = false;
+        self.inflation = 0;
+        self.dupacks = 0;
+        self.rexmit.clear();
+        self.rexmit_sent.clear();
+        self.timers.rack = None;
+        self.cc.undo(now, u.ssthresh.max(self.cc.ssthresh()), u.cwnd.max(self.cc.cwnd()));
+        // The recovery never was: a real loss next may start one at once.
+        self.recover = self.snd_una;
     }
 
     /// RFC 9293 §3.10.7.4: update the send window from a newer segment.
@@ -480,13 +658,16 @@ impl Tcb {
         if self.in_recovery {
             // Step 4: each further duplicate ACK means a segment left the network.
             self.inflation += self.snd_mss;
-            self.queue_sack_holes();
+            self.queue_sack_holes(now, obs);
             return;
         }
         // RFC 6582 §3.2 step 2: the third duplicate ACK starts recovery only
         // if it covers more than `recover`, so data sent before an earlier
         // recovery or timeout cannot trigger another.
-        if self.dupacks == 3 && self.snd_una > self.recover {
+        // RFC 6675 §5 (C): or fewer duplicates whose SACK blocks already
+        // show DupThresh segments above SND.UNA, when the others were lost.
+        let lost = self.dupacks >= 3 || (self.sack_enabled && self.is_lost_by_sack());
+        if lost && self.past_recover() {
             self.enter_recovery(now, obs);
         } else if self.dupacks < 3 {
             // RFC 3042 limited transmit: the first two duplicates each let
@@ -494,6 +675,16 @@ impl Tcb {
             // collects the third duplicate instead of waiting for the RTO.
             self.inflation = self.dupacks as usize * self.snd_mss;
         }
+    }
+
+    /// RFC 6582 §3.2 step 2: a new recovery needs an acknowledgment that
+    /// "covers more than recover", the highest sequence number sent when
+    /// the last one began. `recover` here is one past it (SND.MAX then),
+    /// so an ACK of exactly everything sent then qualifies: requiring one
+    /// byte more kept the first loss after each recovery from fast
+    /// retransmit, and each such loss cost an RTO.
+    fn past_recover(&self) -> bool {
+        self.snd_una >= self.recover
     }
 
     /// RFC 6675 §4 IsLost(SND.UNA): more than (DupThresh - 1) * SMSS bytes
@@ -506,15 +697,27 @@ impl Tcb {
     /// Fast retransmit and enter fast recovery (RFC 5681 §3.2 step 2,
     /// RFC 6582 §3.2 step 2, RFC 6675 §5 step 4).
     fn enter_recovery(&mut self, now: Instant, obs: &mut Observer) {
+        // RFC 3522 §3.1: the first retransmission's TSval (it goes out now).
+        self.recovery_undo = self.ts_enabled.then(|| super::tcb::RecoveryUndo {
+            retransmit_ts: self.ts_now(now),
+            seq: self.snd_una,
+            cwnd: self.cc.cwnd(),
+            ssthresh: self.cc.ssthresh(),
+        });
         self.cc.on_congestion_event(now, self.flight_size());
         self.in_recovery = true;
         self.recover = self.snd_max;
         self.inflation = 3 * self.snd_mss;
         self.rexmit.clear();
+        self.rexmit_sent.clear();
         self.rexmit.push(self.snd_una);
         self.high_rxt = self.snd_una;
         self.rexmit_budget = RECOVERY_BURST;
-        self.queue_sack_holes();
+        // The probe did its work: recovery takes over (RFC 8985 §7.4).
+        self.tlp_high = None;
+        self.timers.tlp = None;
+        self.timers.rack = None;
+        self.queue_sack_holes(now, obs);
         self.rtt_probe = None;
         obs.stats.fast_retransmits += 1;
     }
@@ -553,8 +756,10 @@ impl Tcb {
     }
 
     /// During recovery, queue a retransmission of each hole below the
-    /// highest SACKed byte (the holes RFC 6675 calls lost), once each.
-    fn queue_sack_holes(&mut self) {
+    /// highest SACKed byte (the holes RFC 6675 calls lost), once each, and
+    /// again each retransmission found lost.
+    fn queue_sack_holes(&mut self, now: Instant, obs: &mut Observer) {
+        self.queue_lost_retransmissions(now, obs);
         let Some(highest) = self.scoreboard.last().map(|b| b.right) else { return };
         // RFC 6675 §4 NextSeg (1.a): only holes above HighRxt. Without it
         // every duplicate ACK queued every hole again, and in a duplex
@@ -570,6 +775,149 @@ impl Tcb {
             }
             let next_sacked = self.scoreboard.iter().map(|b| b.left).filter(|l| *l > seq).fold(highest, |a, l| a.min(l));
             seq = (seq + self.snd_mss).min(next_sacked);
+        }
+    }
+
+    /// A retransmission went out during recovery: remember when, and what
+    /// was sent before it, to tell later whether it was lost too.
+    pub(super) fn note_retransmission(&mut self, now: Instant, seq: SeqNum, end: SeqNum) {
+        if !self.in_recovery {
+            return;
+        }
+        self.rexmit_sent.retain(|r| r.seq != seq);
+        if self.rexmit_sent.len() >= super::tcb::MAX_RETRANSMITTED {
+            self.rexmit_sent.remove(0);
+        }
+        self.rexmit_sent.push(super::tcb::Retransmitted { seq, end, at: now, after: self.snd_max });
+    }
+
+    /// RFC 8985 §6.2 (RACK), applied to retransmissions: one is lost when
+    /// data sent after it has been delivered and it has not, beyond what
+    /// reordering explains. Without this a lost retransmission waits for
+    /// the RTO, since RFC 6675's NextSeg never sends a hole twice. Data
+    /// sent after it is what lies above SND.MAX of its moment. Reordering
+    /// is allowed for by RFC 6675's DupThresh (three segments' worth
+    /// SACKed above it) or by RACK's time: one RTT plus a quarter since
+    /// it went out (RFC 8985 §6.2 step 5, reo_wnd = SRTT/4 here).
+    fn queue_lost_retransmissions(&mut self, now: Instant, obs: &mut Observer) {
+        if self.rexmit_sent.is_empty() {
+            return;
+        }
+        let srtt = self.rtt.srtt().unwrap_or_else(|| self.rtt.rto());
+        let (una, mss) = (self.snd_una, self.snd_mss);
+        let scoreboard = &self.scoreboard;
+        let mut lost = Vec::new();
+        self.rexmit_sent.retain(|r| {
+            if r.end <= una || scoreboard.iter().any(|b| b.left <= r.seq.max(una) && r.end <= b.right) {
+                return false; // delivered
+            }
+            let later: usize =
+                scoreboard.iter().filter(|b| b.right > r.after).map(|b| b.left.max(r.after).dist_to(b.right)).sum();
+            let expired = now.saturating_since(r.at) >= srtt + srtt / 4;
+            if later >= 3 * mss || (later > 0 && expired) {
+                lost.push(r.seq.max(una));
+                return false;
+            }
+            true
+        });
+        // Oldest first, ahead of the holes not yet sent once.
+        for seq in lost.into_iter().rev() {
+            obs.stats.lost_retransmits += 1;
+            if !self.rexmit.contains(&seq) {
+                self.rexmit.insert(0, seq);
+            }
+        }
+    }
+
+    /// RFC 8985 §6.3: when a loss is known but for the reordering window,
+    /// wake up when the window has passed, as no ACK may come to say so.
+    /// Outside recovery that is a hole at SND.UNA below SACKed data: data
+    /// sent after it arrived, so it is lost once reordering no longer
+    /// explains it (§6.2 step 5; reo_wnd = SRTT/4, Linux: min_rtt/4, at
+    /// least 1 ms). In recovery it is the earliest retransmission with
+    /// later data SACKed (see `queue_lost_retransmissions`).
+    fn arm_reorder_timer(&mut self, now: Instant) {
+        let Some(srtt) = self.rtt.srtt() else { return };
+        if !self.sack_enabled || self.scoreboard.is_empty() {
+            self.timers.rack = None;
+        } else if self.in_recovery {
+            let scoreboard = &self.scoreboard;
+            self.timers.rack = self
+                .rexmit_sent
+                .iter()
+                .filter(|r| scoreboard.iter().any(|b| b.right > r.after))
+                .map(|r| r.at + srtt + srtt / 4)
+                .min();
+        } else if self.timers.rack.is_none() && self.past_recover() && self.snd_nxt == self.snd_max {
+            self.timers.rack = Some(now + (srtt / 4).max(MIN_REO_WND));
+        }
+    }
+
+    /// RFC 8985 §6.3: the reordering timer expired. What is still missing
+    /// below SACKed data is lost: enter recovery, or in recovery send the
+    /// lost retransmissions again (one may go without waiting for an ACK).
+    pub(super) fn on_reorder_timeout(&mut self, now: Instant, obs: &mut Observer) {
+        if !self.sack_enabled || self.scoreboard.is_empty() {
+            return;
+        }
+        if self.in_recovery {
+            self.queue_lost_retransmissions(now, obs);
+            if !self.rexmit.is_empty() {
+                self.rexmit_budget = self.rexmit_budget.max(1);
+            }
+            self.arm_reorder_timer(now);
+        } else if self.past_recover() && self.snd_nxt == self.snd_max {
+            self.enter_recovery(now, obs);
+        }
+    }
+
+    /// RFC 8985 §7.2 conditions for a tail loss probe: SACK on (the probe's
+    /// SACK is what finds the losses), an RTT known, data in flight, no
+    /// recovery or timeout under way, and no probe already out.
+    pub(super) fn tlp_allowed(&self) -> bool {
+        matches!(self.state, State::Established | State::CloseWait | State::FinWait1 | State::Closing | State::LastAck)
+            && self.sack_enabled
+            && self.rtt.srtt().is_some()
+            && self.snd_una < self.snd_max
+            && self.snd_nxt == self.snd_max
+            && !self.in_recovery
+            && self.past_recover()
+            && self.retries == 0
+            && self.tlp_high.is_none()
+    }
+
+    /// RFC 8985 §7.2: arm the probe timeout after new data is sent or
+    /// acknowledged: PTO = 2*SRTT, plus the peer's delayed-ACK time when a
+    /// single segment is out (Linux: tcp_schedule_loss_probe, which adds
+    /// TCP_TIMEOUT_MIN, 2 ms, otherwise), and no later than the RTO: then
+    /// the probe goes at the RTO's instant, in its place (Linux).
+    pub(super) fn arm_tlp(&mut self, now: Instant) {
+        self.timers.tlp = None;
+        let (Some(srtt), Some(rto)) = (self.rtt.srtt(), self.timers.rto) else { return };
+        if !self.tlp_allowed() {
+            return;
+        }
+        let extra = if self.snd_una.dist_to(self.snd_max) <= self.snd_mss { WC_DEL_ACK } else { TLP_MIN_SLACK };
+        self.timers.tlp = Some((now + 2 * srtt + extra).min(rto));
+    }
+
+    /// RFC 8985 §7.4: what the ACKs after a tail loss probe say. The
+    /// probe SACKed above unacknowledged data: that data, sent before the
+    /// probe and a whole PTO ago, is lost (RACK), so recover now. An ACK
+    /// past the probe without a D-SACK: the probe itself repaired a loss,
+    /// a congestion signal (§7.4.2); with a D-SACK it was not needed.
+    fn on_probe_ack(&mut self, now: Instant, seg: &TcpRepr, obs: &mut Observer) {
+        let Some(high) = self.tlp_high else { return };
+        // RFC 2883 §4: a D-SACK block comes first and lies below the ACK.
+        let dsack = seg.options.sacks().first().is_some_and(|b| b.right <= seg.ack);
+        let probe_sacked = self.scoreboard.iter().any(|b| b.left < high && high <= b.right);
+        if dsack {
+            self.tlp_high = None;
+        } else if seg.ack >= high {
+            self.tlp_high = None;
+            self.cc.on_congestion_event(now, self.cc.cwnd());
+        } else if probe_sacked && !self.in_recovery && self.past_recover() {
+            self.enter_recovery(now, obs);
         }
     }
 

@@ -55,6 +55,12 @@ impl Tcb {
         if buf.len() < SEGMENT_OVERHEAD {
             return None;
         }
+        // ACKs built as segments arrived go first: they are older than
+        // anything decided now (see `queue_owed_ack`).
+        if let Some((pkt, n)) = self.queued_acks.pop_front() {
+            buf[..n].copy_from_slice(&pkt[..n]);
+            return Some(n);
+        }
         if let Some(p) = self.pending.take() {
             return Some(match p {
                 Pending::Rst { seq, ack } => self.emit_rst(now, buf, seq, ack, obs),
@@ -86,7 +92,7 @@ impl Tcb {
         self.emit_ack_if_owed(now, buf, obs)
     }
 
-    fn emit_ack_if_owed(&mut self, now: Instant, buf: &mut [u8], obs: &mut Observer) -> Option<usize> {
+    pub(super) fn emit_ack_if_owed(&mut self, now: Instant, buf: &mut [u8], obs: &mut Observer) -> Option<usize> {
         if !self.ack_now || !matches!(self.state, s if s.is_synchronized() || s == State::SynReceived) {
             self.ack_now = false;
             return None;
@@ -155,6 +161,7 @@ impl Tcb {
             self.rexmit_budget = self.rexmit_budget.saturating_sub(1);
             self.rtt_probe = None;
             self.high_rxt = self.high_rxt.max(seq + len);
+            self.note_retransmission(now, seq, seq + len);
             return Some(self.emit(now, buf, seq, flags, len, obs));
         }
         None
@@ -391,11 +398,17 @@ impl Tcb {
             if end > self.snd_nxt {
                 self.snd_nxt = end;
             }
-            if end > self.snd_max {
+            let new_data = end > self.snd_max;
+            if new_data {
                 self.snd_max = end;
             }
             if self.timers.rto.is_none() {
                 self.timers.rto = Some(now + self.rtt.rto());
+            }
+            if new_data {
+                // RFC 8985 §7.2: (re)start the probe timer after new data.
+                self.last_seg = seq;
+                self.arm_tlp(now);
             }
             self.timers.persist = None;
         }

@@ -7,6 +7,7 @@
 
 use super::cc::{self, CongestionControl};
 use super::config::TcpConfig;
+use super::output::SEGMENT_OVERHEAD;
 use super::recv_buf::RecvBuffer;
 use super::rtt::RttEstimator;
 use super::send_buf::SendBuffer;
@@ -17,6 +18,7 @@ use crate::time::Instant;
 use crate::wire::{SackBlock, SeqNum, TcpRepr};
 use core::net::SocketAddrV4;
 use core::time::Duration;
+use std::collections::VecDeque;
 
 /// RFC 9293 §3.7.1: the MSS assumed when the peer sends none.
 pub const DEFAULT_PEER_MSS: u16 = 536;
@@ -28,6 +30,13 @@ pub const QUICKACKS: u32 = 16;
 pub const OOW_ACK_INTERVAL: Duration = Duration::from_millis(500);
 /// Ranges of the peer's SACK blocks kept for retransmission (RFC 2018 §5).
 pub(super) const MAX_SCOREBOARD: usize = 16;
+/// Pure ACKs built while segments arrive and waiting for `poll_transmit`.
+/// A runtime that reads a batch of 64 packets before it polls owes at most
+/// one per segment (quick-ack mode); beyond this the owed ACKs coalesce.
+pub(super) const MAX_QUEUED_ACKS: usize = 64;
+/// Retransmissions of one recovery remembered for loss detection; the
+/// oldest are forgotten beyond this (they are then left to the RTO).
+pub(super) const MAX_RETRANSMITTED: usize = 64;
 
 /// How the connection was opened, which decides where an RST in
 /// SYN-RECEIVED leads (RFC 9293 §3.10.7.4 second check).
@@ -46,13 +55,18 @@ pub struct Timers {
     /// Zero-window probing (RFC 9293 §3.8.6.1).
     pub persist: Option<Instant>,
     pub keepalive: Option<Instant>,
+    /// RFC 8985 §7: the probe timeout of a tail loss probe.
+    pub tlp: Option<Instant>,
+    /// RFC 8985 §6.3: the reordering timer, when a hole below SACKed data
+    /// waits only for the reordering window to pass.
+    pub rack: Option<Instant>,
     /// TIME-WAIT's 2*MSL, or an orphan's FIN-WAIT-2 limit.
     pub close: Option<Instant>,
 }
 
 impl Timers {
     pub fn earliest(&self) -> Option<Instant> {
-        [self.rto, self.delayed_ack, self.persist, self.keepalive, self.close].into_iter().flatten().min()
+        [self.rto, self.tlp, self.rack, self.delayed_ack, self.persist, self.keepalive, self.close].into_iter().flatten().min()
     }
 }
 
@@ -64,6 +78,43 @@ pub enum Pending {
     /// A probe with seq SND.UNA-1 and no data: keepalive (RFC 9293 §3.8.4)
     /// or zero-window probe. Linux: tcp_xmit_probe_skb.
     Probe,
+}
+
+/// A retransmission sent during fast recovery (RFC 8985 §6.2: a
+/// retransmission can be lost too, and is detected like any segment).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Retransmitted {
+    pub(super) seq: SeqNum,
+    pub(super) end: SeqNum,
+    pub(super) at: Instant,
+    /// SND.MAX when it went out: data from here on was sent after it.
+    pub(super) after: SeqNum,
+}
+
+/// A fast recovery that may prove spurious (RFC 3522): the TSval of its
+/// first retransmission and the windows before it.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct RecoveryUndo {
+    pub(super) retransmit_ts: u32,
+    /// SND.UNA when it began: the segment retransmitted first.
+    pub(super) seq: SeqNum,
+    pub(super) cwnd: usize,
+    pub(super) ssthresh: usize,
+}
+
+/// A retransmission timeout whose retransmissions are not yet all
+/// acknowledged: what RFC 3522 needs to tell whether it was spurious and
+/// RFC 4015 to undo it.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct TimeoutEpisode {
+    /// RFC 3522 §2 RetransmitTS: the TSval of the first retransmission.
+    pub(super) retransmit_ts: u32,
+    /// RFC 4015 §4 pipe_prev: max(FlightSize, ssthresh) at the timeout.
+    pub(super) pipe_prev: usize,
+    /// SND.MAX at the timeout: the episode ends when it is acknowledged.
+    pub(super) high: SeqNum,
+    /// The first acceptable ACK after the timeout has been examined.
+    pub(super) checked: bool,
 }
 
 #[derive(Debug)]
@@ -134,12 +185,13 @@ pub struct Tcb {
     pub(super) rtt_probe: Option<(SeqNum, Instant)>,
     pub(super) cc: cc::Cc,
     pub(super) dupacks: u32,
-    /// RFC 6582 `recover`: the highest sequence number sent when fast
+    /// RFC 6582 `recover`, kept one past the RFC's: SND.MAX when fast
     /// recovery (or a timeout) began; recovery lasts until it is acknowledged.
     pub(super) recover: SeqNum,
     pub(super) in_recovery: bool,
     /// Extra window during fast recovery: 3 MSS plus one per duplicate ACK
-    /// (RFC 5681 §3.2 steps 3-4), shrunk by partial ACKs (RFC 6582 §3.2 step 5).
+    /// (RFC 5681 §3.2 steps 3-4), shrunk by partial ACKs (RFC 6582 §3.2
+    /// step 5); with SACK, the bytes SACKed (RFC 6675 §5 pipe).
     pub(super) inflation: usize,
     /// Segments to retransmit before new data, by starting sequence.
     pub(super) rexmit: Vec<SeqNum>,
@@ -148,8 +200,21 @@ pub struct Tcb {
     pub(super) high_rxt: SeqNum,
     /// Retransmissions the recovery may still send before the next ACK.
     pub(super) rexmit_budget: u32,
+    /// This recovery's retransmissions still unacknowledged, oldest first.
+    pub(super) rexmit_sent: Vec<Retransmitted>,
+    /// RFC 8985 §7.3 TLP.end_seq: SND.MAX when the tail loss probe went
+    /// out, until an ACK settles what the probe found.
+    pub(super) tlp_high: Option<SeqNum>,
+    /// Where the highest segment sent so far starts: what a tail loss
+    /// probe sends again (RFC 8985 §7.3).
+    pub(super) last_seg: SeqNum,
     /// Consecutive timeouts without progress.
     pub(super) retries: u32,
+    /// The timeout being recovered from, with timestamps on.
+    pub(super) timeout: Option<TimeoutEpisode>,
+    /// The fast recovery under way, with timestamps on, until the ACK of
+    /// its first retransmission tells whether it was needed.
+    pub(super) recovery_undo: Option<RecoveryUndo>,
     pub(super) last_send: Instant,
     pub(super) last_recv: Instant,
     pub(super) keepalive_probes: u32,
@@ -165,6 +230,9 @@ pub struct Tcb {
     pub(super) quickacks: u32,
     pub(super) last_oow_ack: Option<Instant>,
     pub(super) pending: Option<Pending>,
+    /// ACKs owed to segments that arrived before the caller polled, built
+    /// when the next segment arrived (whole IPv4 packets and their lengths).
+    pub(super) queued_acks: VecDeque<([u8; SEGMENT_OVERHEAD], usize)>,
 
     pub(super) timers: Timers,
     /// SO_ERROR: set by a reset, a timeout or a refused connect.
@@ -234,7 +302,12 @@ impl Tcb {
             rexmit: Vec::new(),
             high_rxt: iss,
             rexmit_budget: 0,
+            rexmit_sent: Vec::new(),
+            tlp_high: None,
+            last_seg: iss,
             retries: 0,
+            timeout: None,
+            recovery_undo: None,
             last_send: now,
             last_recv: now,
             keepalive_probes: 0,
@@ -245,6 +318,7 @@ impl Tcb {
             quickacks: QUICKACKS,
             last_oow_ack: None,
             pending: None,
+            queued_acks: VecDeque::new(),
             timers: Timers::default(),
             error: None,
             orphaned: false,
@@ -337,6 +411,9 @@ impl Tcb {
             State::Closed => {
                 self.timers = Timers::default();
                 self.rexmit.clear();
+                self.rexmit_sent.clear();
+                // Owed to a connection that no longer exists.
+                self.queued_acks.clear();
             }
             State::TimeWait => {
                 // RFC 9293 §3.10.7.4: only the 2*MSL timer runs in TIME-WAIT.
@@ -528,7 +605,7 @@ impl Tcb {
         let syn_owed = matches!(self.state, State::SynSent | State::SynReceived) && self.snd_nxt == self.iss;
         // Queued retransmissions wait for recovery's per-ACK budget.
         let rexmit_ready = !self.rexmit.is_empty() && (!self.in_recovery || self.rexmit_budget > 0);
-        if self.pending.is_some() || self.ack_now || rexmit_ready || syn_owed {
+        if self.pending.is_some() || self.ack_now || !self.queued_acks.is_empty() || rexmit_ready || syn_owed {
             // Something is owed now; the caller polls transmit first.
             return Some(Instant::ZERO);
         }

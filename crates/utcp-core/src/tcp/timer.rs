@@ -24,9 +24,20 @@ impl Tcb {
             self.set_state(now, State::Closed, obs);
             return;
         }
+        // The probe first: Linux arms it for the RTO's own instant when
+        // the RTO comes sooner than 2*SRTT, and then the probe goes instead
+        // of the timeout (it re-arms the RTO).
+        if due(self.timers.tlp, now) {
+            self.timers.tlp = None;
+            self.on_probe_timeout(now, obs);
+        }
         if due(self.timers.rto, now) {
             self.timers.rto = None;
             self.on_rto(now, obs);
+        }
+        if due(self.timers.rack, now) {
+            self.timers.rack = None;
+            self.on_reorder_timeout(now, obs);
         }
         if due(self.timers.delayed_ack, now) {
             self.timers.delayed_ack = None;
@@ -84,7 +95,19 @@ impl Tcb {
                     self.fail(now, Errno::ETIMEDOUT, obs);
                     return;
                 }
-                self.cc.on_rto(now, self.flight_size());
+                let flight = self.flight_size();
+                if self.ts_enabled && self.timeout.is_none() {
+                    // RFC 3522 §3.1: remember the TSval of the first
+                    // retransmission (it goes out now); RFC 4015 §4 step 1:
+                    // and pipe_prev, in case the timeout proves spurious.
+                    self.timeout = Some(super::tcb::TimeoutEpisode {
+                        retransmit_ts: self.ts_now(now),
+                        pipe_prev: flight.max(self.cc.ssthresh()),
+                        high: self.snd_max,
+                        checked: false,
+                    });
+                }
+                self.cc.on_rto(now, flight);
                 // Go back to SND.UNA: everything after it is sent again as
                 // the window allows, skipping what the peer SACKed.
                 // Linux (tcp_enter_loss) keeps SACK information over a
@@ -95,6 +118,11 @@ impl Tcb {
                     self.scoreboard.clear();
                 }
                 self.rexmit.clear();
+                self.rexmit_sent.clear();
+                self.recovery_undo = None;
+                self.tlp_high = None;
+                self.timers.tlp = None;
+                self.timers.rack = None;
                 self.dupacks = 0;
                 self.inflation = 0;
                 // RFC 6582 §4: no fast retransmit for data sent before the timeout.
@@ -107,6 +135,27 @@ impl Tcb {
         }
         self.rtt_probe = None;
         self.rtt.backoff();
+        self.timers.rto = Some(now + self.rtt.rto());
+    }
+
+    /// RFC 8985 §7.3: the probe timeout expired with no ACK: send a
+    /// probe, so that a lost tail of the flight draws SACK information
+    /// (and fast recovery) instead of waiting for the RTO.
+    fn on_probe_timeout(&mut self, now: Instant, obs: &mut Observer) {
+        if !self.tlp_allowed() {
+            return;
+        }
+        // RFC 8985 §7.3 prefers a new segment when one may go; utcp always
+        // resends the highest one sent (the RFC's other choice, and
+        // Linux's when it has nothing new), which needs no window and is
+        // never held by Nagle or cork.
+        let seq = self.last_seg.max(self.snd_una);
+        if !self.rexmit.contains(&seq) {
+            self.rexmit.insert(0, seq);
+        }
+        self.tlp_high = Some(self.snd_max);
+        obs.stats.tlp_probes += 1;
+        // RFC 8985 §7.3: after the probe, the RTO and not another probe.
         self.timers.rto = Some(now + self.rtt.rto());
     }
 

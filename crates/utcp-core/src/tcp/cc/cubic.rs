@@ -49,11 +49,14 @@ pub struct Cubic {
     carry: f64,
     /// The smallest RTT sample seen, for the t + RTT lookahead.
     min_rtt: Option<Duration>,
+    /// W_max as it was before the last reduction changed it, for `undo`
+    /// when that reduction proves spurious.
+    w_max_prior: Option<f64>,
 }
 
 impl Cubic {
     pub fn new(mss: usize) -> Self {
-        Cubic { w: Window::new(mss), w_max: None, epoch: None, carry: 0.0, min_rtt: None }
+        Cubic { w: Window::new(mss), w_max: None, epoch: None, carry: 0.0, min_rtt: None, w_max_prior: None }
     }
 
     /// W_max in segments, if a congestion event has set it.
@@ -190,6 +193,7 @@ impl CongestionControl for Cubic {
 
     fn on_congestion_event(&mut self, _now: Instant, flight_size: usize) {
         let cwnd = self.segments(self.w.cwnd);
+        self.w_max_prior = self.w_max;
         // RFC 9438 §4.7 fast convergence: a loss below the previous W_max
         // means a new flow is taking bandwidth; release some by aiming the
         // next plateau lower, at cwnd * (1 + beta) / 2.
@@ -221,9 +225,18 @@ impl CongestionControl for Cubic {
         // and the next stage starts with K = 0 and W_max = cwnd at its start
         // (Linux: `bictcp_reset` on entering TCP_CA_Loss clears last_max_cwnd).
         if self.w.on_rto(Self::reduced(flight_size)) {
-            self.w_max = None;
+            self.w_max_prior = self.w_max.take();
         }
         self.end_epoch();
+    }
+
+    fn undo(&mut self, _now: Instant, ssthresh: usize, cwnd: usize) {
+        self.w.undo(ssthresh, cwnd);
+        // RFC 9438 §4.9: after a spurious congestion event, restore W_max
+        // too, so the curve aims at the old plateau again.
+        if let Some(w) = self.w_max_prior.take() {
+            self.w_max = Some(w);
+        }
     }
 
     fn on_idle(&mut self, now: Instant, idle: Duration, rto: Duration) {

@@ -66,6 +66,10 @@ impl CongestionControl for NewReno {
         self.w.on_rto(flight_size / 2);
     }
 
+    fn undo(&mut self, _now: Instant, ssthresh: usize, cwnd: usize) {
+        self.w.undo(ssthresh, cwnd);
+    }
+
     fn on_idle(&mut self, _now: Instant, idle: Duration, rto: Duration) {
         self.w.restart_after_idle(idle, rto);
     }
