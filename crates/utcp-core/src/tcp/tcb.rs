@@ -765,8 +765,15 @@ impl Tcb {
 
     /// Sequence number of the first byte in the send buffer.
     pub(super) fn data_start(&self) -> SeqNum {
-        // Until our SYN is acknowledged the first data byte is ISS+1.
-        self.snd_una.max(self.iss + 1)
+        // Until our SYN is acknowledged the first data byte is ISS+1. Not
+        // `snd_una.max(iss + 1)`: sequence numbers compare modulo 2^32, so
+        // once 2 GiB have been acknowledged SND.UNA looks *before* ISS+1
+        // and the send buffer would stop draining (a bulk send stalled).
+        if self.snd_una == self.iss {
+            self.iss + 1
+        } else {
+            self.snd_una
+        }
     }
 
     /// Sequence number just past the last queued data byte.
@@ -798,6 +805,27 @@ impl Tcb {
             self.rcv_nxt.dist_to(self.rcv_adv)
         } else {
             wnd
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stack::Observer;
+
+    /// RFC 9293 §3.4: sequence numbers compare modulo 2^32, so "before
+    /// ISS+1" stops meaning anything once half the space has gone by.
+    #[test]
+    fn data_starts_at_snd_una_after_half_the_sequence_space() {
+        let a = SocketAddrV4::new(core::net::Ipv4Addr::new(198, 18, 0, 2), 40000);
+        let b = SocketAddrV4::new(core::net::Ipv4Addr::new(198, 18, 0, 1), 7000);
+        let iss = SeqNum(1000);
+        let mut t = Tcb::connect(&TcpConfig::default(), a, b, iss, 0, Instant::from_micros(0), &mut Observer::default());
+        assert_eq!(t.data_start(), iss + 1, "SYN not acknowledged yet");
+        for acked in [1usize, 1 << 20, (1 << 31) - 1, 1 << 31, (1 << 31) + 5, 3 << 31] {
+            t.snd_una = iss + 1 + acked;
+            assert_eq!(t.data_start(), t.snd_una, "{acked} bytes acknowledged");
         }
     }
 }
