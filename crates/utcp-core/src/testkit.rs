@@ -167,6 +167,18 @@ impl Peer {
         self.stack.handle_timeout(self.now);
     }
 
+    /// Let every timer run out (retransmissions, TIME-WAIT, keepalives),
+    /// at most 64 deadlines, draining what each sends.
+    pub fn run_out_timers(&mut self) {
+        for _ in 0..64 {
+            if self.stack.poll_at().is_none() {
+                break;
+            }
+            self.advance(Duration::ZERO);
+            self.drain();
+        }
+    }
+
     fn local(port: u16) -> SocketAddrV4 {
         SocketAddrV4::new(LOCAL, port)
     }
@@ -462,14 +474,7 @@ pub fn run_packets(data: &[u8]) -> Stats {
         }
         p.drain();
     }
-    // Let every timer run out: retransmissions, TIME-WAIT, keepalives.
-    for _ in 0..64 {
-        if p.stack.poll_at().is_none() {
-            break;
-        }
-        p.advance(Duration::ZERO);
-        p.drain();
-    }
+    p.run_out_timers();
     p.stack.stats().clone()
 }
 
@@ -589,13 +594,7 @@ pub fn run_segments(data: &[u8]) -> SegmentsReport {
         }
         p.drain();
     }
-    for _ in 0..64 {
-        if p.stack.poll_at().is_none() {
-            break;
-        }
-        p.advance(Duration::ZERO);
-        p.drain();
-    }
+    p.run_out_timers();
     SegmentsReport { stats: p.stack.stats().clone(), bytes_read }
 }
 
