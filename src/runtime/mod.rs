@@ -70,6 +70,7 @@ pub mod faults;
 pub mod fdops;
 pub mod inet6;
 pub mod ops;
+pub mod secret;
 pub mod select;
 pub mod tcp_info;
 pub mod tun;
@@ -215,6 +216,9 @@ fn start_inner() -> Result<Runtime, String> {
     scfg.mtu = tun.mtu;
     scfg.tcp.syn_retries = cfg.syn_retries;
     scfg.seed = entropy();
+    scfg.isn_secret = secret::host_secret();
+    let epoch_us = mono_us();
+    scfg.host_clock_us = epoch_us;
     scfg.offload = tun.offload;
     let pcap_fd = match &cfg.pcap {
         Some(path) => {
@@ -241,7 +245,7 @@ fn start_inner() -> Result<Runtime, String> {
             nprocs: AtomicU32::new(1),
             tun_fd: tun.fd,
             vnet_hdr: tun.vnet_hdr,
-            epoch_us: mono_us(),
+            epoch_us,
             state: UnsafeCell::new(State {
                 stack,
                 fds: FdTable::default(),

@@ -165,3 +165,28 @@ pub fn open_fds() -> Vec<c_int> {
     }
     out
 }
+
+/// Create `path` exclusively with `mode`, not following a symlink.
+pub fn create_excl(path: &core::ffi::CStr, mode: libc::mode_t) -> Result<c_int, c_int> {
+    let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    // SAFETY: path is a valid NUL-terminated string.
+    check(unsafe { libc::syscall(libc::SYS_openat, libc::AT_FDCWD, path.as_ptr(), flags, mode) }).map(|v| v as c_int)
+}
+
+pub fn fstat(fd: c_int) -> Result<libc::stat, c_int> {
+    // SAFETY: stat is plain data; fstat fills it in whole on success.
+    let mut st: libc::stat = unsafe { core::mem::zeroed() };
+    // SAFETY: st is a valid, writable stat buffer.
+    check(unsafe { libc::syscall(libc::SYS_fstat, fd, &mut st as *mut libc::stat) }).map(|_| st)
+}
+
+/// link(2): a second name for `old`; EEXIST when `new` is taken.
+pub fn link(old: &core::ffi::CStr, new: &core::ffi::CStr) -> Result<usize, c_int> {
+    // SAFETY: both are valid NUL-terminated strings.
+    check(unsafe { libc::syscall(libc::SYS_linkat, libc::AT_FDCWD, old.as_ptr(), libc::AT_FDCWD, new.as_ptr(), 0) })
+}
+
+pub fn unlink(path: &core::ffi::CStr) -> Result<usize, c_int> {
+    // SAFETY: path is a valid NUL-terminated string.
+    check(unsafe { libc::syscall(libc::SYS_unlinkat, libc::AT_FDCWD, path.as_ptr(), 0) })
+}

@@ -8,6 +8,7 @@ use core::net::{Ipv4Addr, SocketAddrV4};
 use utcp_core::socket::Errno;
 use utcp_core::stack::DropReason;
 use utcp_core::tcp::State;
+use utcp_core::time::Instant;
 use utcp_core::wire::checksum;
 use utcp_core::wire::icmp::{self, IcmpRepr};
 use utcp_core::wire::ipv4::{self, Ipv4Repr, PROTO_ICMP, PROTO_TCP};
@@ -247,6 +248,37 @@ fn isns_of_consecutive_connections_are_not_sequential() {
         isns.push(h.expect_one().seq());
     }
     assert!(not_sequential(&isns, 1 << 20), "{isns:x?}");
+}
+
+/// RFC 6191 across stacks: two stacks (two utcp processes) with the host's
+/// secret and clock. The second starts 5 s later on the host's clock and
+/// opens the same 4-tuple 0.5 s into its life: its SYN carries a higher
+/// ISN and TSval than the first stack's, so a peer with the old connection
+/// in TIME-WAIT takes it (Linux: tcp_timewait_state_process).
+#[test]
+fn stacks_sharing_the_host_secret_open_a_reused_tuple_above_the_old_one() {
+    let secret = [0x5a; 16];
+    let syn_at = |host_clock_us: u64, at: Instant| {
+        let mut h = Harness::with_config(|c| {
+            c.isn_secret = Some(secret);
+            c.host_clock_us = host_clock_us;
+            // Each stack has its own seed: only the secret is shared.
+            c.seed = host_clock_us;
+        });
+        h.now = at;
+        let (_, syn) = h.connect();
+        (syn.seq(), syn.tcp.options.timestamps.expect("SYN has timestamps").0)
+    };
+    let (isn_a, ts_a) = syn_at(1_000_000, Instant::from_secs(1));
+    let (isn_b, ts_b) = syn_at(5_000_000, Instant::from_millis(500));
+    // 3.5 s apart on the host's clock: 56 M ticks of the 16 MHz ISN clock, 3500 ms of TSval.
+    assert_eq!(isn_b.wrapping_sub(isn_a), 3_500_000 * 16);
+    assert_eq!(ts_b.wrapping_sub(ts_a), 3500);
+    // Without the shared secret the same tuple's ISN is unrelated.
+    let mut h = Harness::with_config(|c| c.seed = 2);
+    h.now = Instant::from_millis(500);
+    let (_, syn) = h.connect();
+    assert_ne!(syn.seq().wrapping_sub(isn_a), 3_500_000 * 16);
 }
 
 fn ephemeral_ports(h: &mut Harness, remotes: impl Iterator<Item = SocketAddrV4>) -> Vec<u32> {

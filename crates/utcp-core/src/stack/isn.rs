@@ -89,14 +89,18 @@ pub(crate) fn tuple_bytes(local: SocketAddrV4, remote: SocketAddrV4) -> [u8; 12]
 #[derive(Clone)]
 pub struct IsnGenerator {
     secret: [u8; 16],
+    /// The host clock's reading, in µs, when the stack's clock was zero.
+    host_clock_us: u64,
 }
 
 impl IsnGenerator {
     /// `secret` must come from a strong random source and stay fixed for the
     /// stack's lifetime: changing it breaks the per-tuple monotonicity that
     /// protects old duplicates (RFC 6528 §3 suggests rekeying only rarely).
-    pub fn new(secret: [u8; 16]) -> Self {
-        IsnGenerator { secret }
+    /// `host_clock_us` places the stack's clock on the host's, so that
+    /// stacks sharing the secret also share M and the timestamp clock.
+    pub fn new(secret: [u8; 16], host_clock_us: u64) -> Self {
+        IsnGenerator { secret, host_clock_us }
     }
 
     /// The ISN for a connection from `local` to `remote` opened at `now`.
@@ -110,7 +114,10 @@ impl IsnGenerator {
         b[..4].copy_from_slice(&local.octets());
         b[4..8].copy_from_slice(&remote.octets());
         b[8] = b'T';
-        siphash24(&self.secret, &b) as u32
+        // TSval = stack clock in ms + offset: adding the host clock's start
+        // makes it count on the host clock (Linux: tcp_clock_ms, boot-based).
+        let host_ms = (self.host_clock_us / 1000) as u32;
+        (siphash24(&self.secret, &b) as u32).wrapping_add(host_ms)
     }
 
     pub fn isn(&self, now: Instant, local: SocketAddrV4, remote: SocketAddrV4) -> SeqNum {
@@ -123,7 +130,7 @@ impl IsnGenerator {
         // space still takes 274 s to wrap, longer than 2 * MSL. Our clock is
         // in µs, and 1 µs = 15.625 such ticks; * 16 is the nearest power of
         // two: a 16 MHz clock that wraps every 268 s, the same trade-off.
-        let m = now.as_micros().wrapping_mul(16) as u32;
+        let m = now.as_micros().wrapping_add(self.host_clock_us).wrapping_mul(16) as u32;
         SeqNum(m.wrapping_add(f))
     }
 }
@@ -165,21 +172,21 @@ mod tests {
 
     #[test]
     fn same_tuple_same_time_same_isn() {
-        let g = IsnGenerator::new([7; 16]);
+        let g = IsnGenerator::new([7; 16], 0);
         let t = Instant::from_secs(3);
         assert_eq!(
             g.isn(t, addr(1, 80), addr(2, 40000)),
             g.isn(t, addr(1, 80), addr(2, 40000))
         );
         assert_eq!(
-            IsnGenerator::new([7; 16]).isn(t, addr(1, 80), addr(2, 40000)),
+            IsnGenerator::new([7; 16], 0).isn(t, addr(1, 80), addr(2, 40000)),
             g.isn(t, addr(1, 80), addr(2, 40000)),
         );
     }
 
     #[test]
     fn different_tuples_and_secrets_differ() {
-        let g = IsnGenerator::new([7; 16]);
+        let g = IsnGenerator::new([7; 16], 0);
         let t = Instant::from_secs(3);
         let base = g.isn(t, addr(1, 80), addr(2, 40000));
         assert_ne!(base, g.isn(t, addr(1, 81), addr(2, 40000)));
@@ -190,13 +197,13 @@ mod tests {
         assert_ne!(base, g.isn(t, addr(2, 40000), addr(1, 80)));
         assert_ne!(
             base,
-            IsnGenerator::new([8; 16]).isn(t, addr(1, 80), addr(2, 40000))
+            IsnGenerator::new([8; 16], 0).isn(t, addr(1, 80), addr(2, 40000))
         );
     }
 
     #[test]
     fn advances_with_time() {
-        let g = IsnGenerator::new([7; 16]);
+        let g = IsnGenerator::new([7; 16], 0);
         let (l, r) = (addr(1, 80), addr(2, 40000));
         let t0 = Instant::from_secs(100);
         let a = g.isn(t0, l, r);
@@ -216,7 +223,7 @@ mod tests {
     fn consecutive_ports_are_not_sequential() {
         // An attacker who sees the ISN of its own connection from port p
         // must not learn the ISN for port p + 1 (RFC 6528 §1).
-        let g = IsnGenerator::new([7; 16]);
+        let g = IsnGenerator::new([7; 16], 0);
         let t = Instant::from_secs(5);
         let isns: Vec<SeqNum> = (40000..40064)
             .map(|p| g.isn(t, addr(1, 80), addr(2, p)))
@@ -230,7 +237,7 @@ mod tests {
     #[test]
     fn debug_hides_secret() {
         assert_eq!(
-            format!("{:?}", IsnGenerator::new([0xab; 16])),
+            format!("{:?}", IsnGenerator::new([0xab; 16], 0)),
             "IsnGenerator { .. }"
         );
     }

@@ -50,6 +50,17 @@ pub struct StackConfig {
     /// Seeds the ISN, port and cookie secrets: the runtime passes entropy,
     /// tests a constant.
     pub seed: u64,
+    /// The ISN and timestamp secret, when it is shared beyond this stack
+    /// (`None`: drawn from `seed`). With one secret and one clock
+    /// ([`StackConfig::host_clock_us`]) in every stack of a host, as Linux
+    /// has one net_secret per boot, a connection that reuses a 4-tuple
+    /// from another process starts above the old one's ISN and TSval, so a
+    /// peer still in TIME-WAIT takes its SYN (RFC 6191) instead of
+    /// answering with an ACK and costing a SYN retransmission.
+    pub isn_secret: Option<[u8; 16]>,
+    /// Where this stack's clock (zero at its start) stands on the host's
+    /// clock, in µs: ISNs and TSvals count on the host's clock.
+    pub host_clock_us: u64,
     /// What the device does for us (checksums, TSO); read the packets
     /// with [`Stack::transmit`] when anything is on.
     pub offload: Offload,
@@ -66,6 +77,8 @@ impl StackConfig {
             ephemeral_ports: 32768..=60999,
             frag: frag::FragConfig::default(),
             seed: 0,
+            isn_secret: None,
+            host_clock_us: 0,
             offload: Offload::default(),
         }
     }
@@ -127,7 +140,8 @@ impl Stack {
             rng.fill(&mut k);
             k
         };
-        let isn = isn::IsnGenerator::new(key16());
+        let own = key16();
+        let isn = isn::IsnGenerator::new(cfg.isn_secret.unwrap_or(own), cfg.host_clock_us);
         let ports = ports::EphemeralPorts::new(key16(), cfg.ephemeral_ports.clone(), 65536);
         let mut k32 = [0u8; 32];
         k32[..16].copy_from_slice(&key16());
