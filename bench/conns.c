@@ -124,6 +124,10 @@ static void client(const char *host, int port, long n) {
     double t0 = now();
     for (long i = 1; i < n; i++) fds[i] = dial(host, port);
     double t1 = now();
+    /* The server accepts in order: once the last connection echoes, it
+     * has accepted every one and is idle again. */
+    char c = 'x';
+    if (write(fds[n - 1], &c, 1) != 1 || readn(fds[n - 1], &c, 1) < 0) die("sync");
     long full = rss_kib();
     double rrn = rr_p50(fds[0], 2000);
     /* epoll over every connection; only fds[0] becomes ready. */
@@ -133,7 +137,7 @@ static void client(const char *host, int port, long n) {
         if (epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &e) < 0) die("epoll_ctl");
     }
     struct epoll_event out[16];
-    int waits = 200; double tw = 0; char c = 'x';
+    int waits = 200; double tw = 0;
     for (int i = 0; i < waits; i++) {
         if (write(fds[0], &c, 1) != 1) die("write");
         double a = now();
