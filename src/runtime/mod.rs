@@ -553,6 +553,13 @@ impl Runtime {
             if active || watchers {
                 let long = watchers && !active;
                 PARKED_LONG.store(long, Ordering::SeqCst);
+                if !long {
+                    // It wakes within PARK_MS anyway: a caller arming a
+                    // timer (each connection arms several) need not wake
+                    // it early, which would cost a wakeup and a round of
+                    // lock contention per timer.
+                    THREAD_DEADLINE.fetch_min(self.now().as_micros() + PARK_MS as u64 * 1000, Ordering::Relaxed);
+                }
                 // The last watcher may have left just before: look again.
                 let t = if !long {
                     if timeout_ms < 0 { PARK_MS } else { timeout_ms.min(PARK_MS) }
@@ -676,7 +683,7 @@ impl Runtime {
     /// the signalfd: one that came is delivered by restoring the mask and
     /// ends the wait with EINTR, or (a handler with SA_RESTART, no
     /// timeout) the wait goes on, which is what the kernel's restart does.
-    pub fn wait<'a>(&'a self, mut st: Guard<'a>, timeout: Option<Duration>) -> (Guard<'a>, Result<(), c_int>) {
+    pub fn wait<'a>(&'a self, st: Guard<'a>, timeout: Option<Duration>) -> (Guard<'a>, Result<(), c_int>) {
         let start = mono_us();
         let deadline = timeout.map(|t| start.saturating_add(t.as_micros().min(u64::MAX as u128) as u64));
         // No thread-locals left (the exit path): sleep on the eventfd alone.
@@ -692,8 +699,11 @@ impl Runtime {
             return self.sleep(st, timeout);
         }
         let spin_until = if start.saturating_sub(recent) <= ACTIVE_US { start + self.cfg.spin_us } else { start };
-        let Some(efd) = self.add_waiter(&mut st) else { return (st, Err(libc::ENOMEM)) };
         let gen0 = self.shared.gen.load(Ordering::Acquire);
+        // Registered as a waiter only for the sleep: the spin watches
+        // the generation counter, and a spin that ends the wait so costs
+        // no eventfd signal and drain.
+        let mut efd = None;
         let mut old: libc::sigset_t = block_signals();
         drop(st);
         WATCHERS.fetch_add(1, Ordering::SeqCst);
@@ -716,6 +726,20 @@ impl Runtime {
                 core::hint::spin_loop();
                 continue;
             }
+            let efd = match efd {
+                Some(e) => e,
+                None => {
+                    // Under the lock, then checked again: a flush after
+                    // the last look signals the eventfd.
+                    let mut g = self.lock();
+                    let Some(e) = self.add_waiter(&mut g) else { break Err(libc::ENOMEM) };
+                    efd = Some(e);
+                    if self.shared.gen.load(Ordering::Acquire) != gen0 {
+                        break Ok(());
+                    }
+                    e
+                }
+            };
             let mut fds = [
                 libc::pollfd { fd: efd, events: libc::POLLIN, revents: 0 },
                 libc::pollfd { fd: sigfd, events: libc::POLLIN, revents: 0 },
@@ -741,7 +765,9 @@ impl Runtime {
         let _ = SPIN_BUF.try_with(|b| b.replace(pkt));
         restore_signals(&old);
         let mut st = self.lock();
-        self.remove_waiter(&mut st, efd);
+        if let Some(e) = efd {
+            self.remove_waiter(&mut st, e);
+        }
         let end = mono_us();
         let _ = LAST_WAKE.try_with(|w| w.set(end));
         ACTIVE_SEEN.store(end, Ordering::SeqCst);
