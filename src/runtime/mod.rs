@@ -4,9 +4,17 @@
 //!
 //! Application threads call the stack directly under one lock and send
 //! what their call produced at once; the stack threads handle incoming
-//! packets and timers. A blocked caller sleeps in a kernel read of its own
-//! eventfd, so signals interrupt it exactly as they would a kernel socket
+//! packets and timers. A blocked caller watches the TUN itself
+//! ([`Runtime::wait`]): it handles the packets it is waiting for, with no
+//! hand-off from the stack thread, which keeps off the TUN while callers
+//! watch it. The caller sleeps in poll on the TUN, its own eventfd (for
+//! changes made by other threads and processes) and a signalfd, with
+//! signals blocked, so a signal ends the wait as it would a kernel socket
 //! call (restarted under SA_RESTART, EINTR otherwise).
+//!
+//! Many connections: demux and timers are ordered maps (O(log n)); an
+//! epoll wait looks only at members whose socket changed
+//! (`Stack::take_touched`, `epoll.rs`).
 //!
 //! # fork
 //!
@@ -843,7 +851,7 @@ fn signal_interrupts(old: &libc::sigset_t, has_timeout: bool) -> bool {
         if libc::sigpending(&mut pend) != 0 {
             return false;
         }
-        (1..libc::SIGRTMAX()).any(|sig| {
+        (1..=libc::SIGRTMAX()).any(|sig| {
             if libc::sigismember(&pend, sig) != 1 || libc::sigismember(old, sig) == 1 {
                 return false;
             }
