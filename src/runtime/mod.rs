@@ -521,7 +521,11 @@ impl Runtime {
         let mut pkt = vec![0u8; tun::MAX_FRAME];
         let mut last_reap = self.now();
         loop {
-            let timeout_ms = {
+            // µs, None: no timer. Not rounded to milliseconds: a timer
+            // (the RACK reordering window, a tail loss probe, a held
+            // packet of the fault injector) runs at its deadline, not up
+            // to a millisecond after it.
+            let timeout_us = {
                 let mut st = self.lock();
                 let next = faults::poll_at(&st);
                 THREAD_DEADLINE.store(next.map_or(u64::MAX, |t| t.as_micros()), Ordering::Relaxed);
@@ -531,17 +535,12 @@ impl Runtime {
                     last_reap = now;
                     self.reap(&mut st);
                 }
-                let cap = if self.shared.nprocs.load(Ordering::Relaxed) > 1 { REAP_EVERY.as_millis() as c_int } else { 60_000 };
+                let cap = if self.shared.nprocs.load(Ordering::Relaxed) > 1 { Some(REAP_EVERY.as_micros() as u64) } else { None };
                 match next {
-                    None if cap < 60_000 => cap,
-                    None => -1,
+                    None => cap,
                     Some(t) => {
-                        if t <= now {
-                            0
-                        } else {
-                            // Round up so we never wake early and spin.
-                            ((t.as_micros() - now.as_micros()).div_ceil(1000)).min(cap as u64) as c_int
-                        }
+                        let us = t.as_micros().saturating_sub(now.as_micros());
+                        Some(cap.map_or(us, |c| us.min(c)))
                     }
                 }
             };
@@ -553,33 +552,35 @@ impl Runtime {
             // (`wait`), the stack thread keeps off it: woken by every
             // packet, it would only contend with them for the lock and
             // the CPUs. While callers are active (one woke less than
-            // PARK_MS ago) it looks every PARK_MS for what nobody took;
+            // PARK_US ago) it looks every PARK_US for what nobody took;
             // while they all sleep idle it sleeps until its timer, and
-            // the last one to leave wakes it.
+            // the last one to leave wakes it. Either way it runs the
+            // timers: a caller sleeping in `wait` does not.
             let watchers = WATCHERS.load(Ordering::SeqCst) > 0;
-            let active = mono_us().saturating_sub(ACTIVE_SEEN.load(Ordering::SeqCst)) < PARK_MS as u64 * 1000;
+            let active = mono_us().saturating_sub(ACTIVE_SEEN.load(Ordering::SeqCst)) < PARK_US;
             if active || watchers {
                 let long = watchers && !active;
                 PARKED_LONG.store(long, Ordering::SeqCst);
                 if !long {
-                    // It wakes within PARK_MS anyway: a caller arming a
-                    // timer (each connection arms several) need not wake
-                    // it early, which would cost a wakeup and a round of
-                    // lock contention per timer.
-                    THREAD_DEADLINE.fetch_min(self.now().as_micros() + PARK_MS as u64 * 1000, Ordering::Relaxed);
+                    // It wakes within PARK_US anyway: a caller arming a
+                    // later timer (each connection arms several) need
+                    // not wake it early, which would cost a wakeup and a
+                    // round of lock contention per timer. One due sooner
+                    // still wakes it (`flush`).
+                    THREAD_DEADLINE.fetch_min(self.now().as_micros() + PARK_US, Ordering::Relaxed);
                 }
                 // The last watcher may have left just before: look again.
                 let t = if !long {
-                    if timeout_ms < 0 { PARK_MS } else { timeout_ms.min(PARK_MS) }
+                    Some(timeout_us.map_or(PARK_US, |t| t.min(PARK_US)))
                 } else if WATCHERS.load(Ordering::SeqCst) > 0 {
-                    timeout_ms
+                    timeout_us
                 } else {
-                    0
+                    Some(0)
                 };
-                let _ = sys::poll(&mut fds[..1], t);
+                let _ = sys::poll_us(&mut fds[..1], t);
                 PARKED_LONG.store(false, Ordering::SeqCst);
             } else {
-                let _ = sys::poll(&mut fds, timeout_ms);
+                let _ = sys::poll_us(&mut fds, timeout_us);
             }
             // A wakeup only asks to recompute the timeout.
             if fds[0].revents != 0 {
@@ -871,8 +872,9 @@ fn signal_interrupts(old: &libc::sigset_t, has_timeout: bool) -> bool {
 static WATCHERS: AtomicU32 = AtomicU32::new(0);
 static ACTIVE_SEEN: AtomicU64 = AtomicU64::new(0);
 static PARKED_LONG: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
-/// How often a stack thread parked among active callers looks at the TUN.
-const PARK_MS: c_int = 1;
+/// How often a stack thread parked among active callers looks at the
+/// TUN (µs).
+const PARK_US: u64 = 1000;
 
 /// A thread woken from a wait less than this many µs ago is in an active
 /// exchange: its next wait spins first (`Runtime::spin`).
