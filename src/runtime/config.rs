@@ -19,6 +19,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("UTCP_PASSTHROUGH", "comma-separated CIDRs served by the kernel instead (default 127.0.0.0/8)"),
     ("UTCP_SYN_RETRIES", "SYN retransmissions before ETIMEDOUT (default 6, as Linux)"),
     ("UTCP_FAULTS", "inject faults at the device, e.g. loss=5%,dup=1%,reorder=2%,delay=10ms,jitter=5ms,corrupt=0.1%,seed=7; in:/out: prefixes for one direction"),
+    ("UTCP_SPIN_US", "how long a blocked call polls the TUN itself before it sleeps, in µs, when its thread waited moments ago (default 50; 0: always sleep at once)"),
     ("UTCP_OFFLOAD", "1 (default): virtio-net header with checksum offload and TSO/GSO on the TUN; 0: plain packets (UTCP_FAULTS turns it off)"),
 ];
 
@@ -45,6 +46,9 @@ pub struct Config {
     pub faults: Option<FaultSpec>,
     /// Open the TUN with the virtio-net header and ask for offloads.
     pub offload: bool,
+    /// µs a blocked call of an active thread polls the TUN before it
+    /// sleeps (`Runtime::spin`).
+    pub spin_us: u64,
 }
 
 impl Config {
@@ -115,10 +119,17 @@ impl Config {
             Some("0") => false,
             Some(v) => return Err(bad("UTCP_OFFLOAD", v, "expected 0 or 1")),
         };
+        let spin_us = match get("UTCP_SPIN_US") {
+            Some(v) => match v.parse::<u64>() {
+                Ok(n) if n <= 10_000 => n,
+                _ => return Err(bad("UTCP_SPIN_US", &v, "expected a number of µs from 0 to 10000")),
+            },
+            None => 50,
+        };
         // The injector works on wire-sized packets: a lost 64 KB GSO
         // super-packet would be a burst of 45 losses, not one.
         let offload = offload && faults.is_none();
-        Ok(Config { dev, addr, peer, mtu, trace, pcap, log, passthrough, syn_retries, faults, offload })
+        Ok(Config { dev, addr, peer, mtu, trace, pcap, log, passthrough, syn_retries, faults, offload, spin_us })
     }
 
     /// Whether connections to `ip` go to the kernel, not through utcp.
@@ -159,6 +170,8 @@ mod tests {
         assert!(c.faults.is_none());
         assert!(c.offload);
         assert!(!cfg(&[("UTCP_OFFLOAD", "0")]).unwrap().offload);
+        assert_eq!(c.spin_us, 50);
+        assert_eq!(cfg(&[("UTCP_SPIN_US", "0")]).unwrap().spin_us, 0);
     }
 
     #[test]
@@ -175,6 +188,7 @@ mod tests {
             ("UTCP_FAULTS", "loss=5"),
             ("UTCP_FAULTS", "in:jitter=5"),
             ("UTCP_OFFLOAD", "on"),
+            ("UTCP_SPIN_US", "forever"),
         ] {
             let e = cfg(&[(k, v)]).unwrap_err();
             assert!(e.starts_with(&format!("utcp: {k}=")), "{e}");

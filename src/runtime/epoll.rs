@@ -11,7 +11,11 @@
 //!
 //! epoll_wait: under the runtime lock, drain the eventfd and collect the
 //! ready utcp entries (round-robin, so a short `maxevents` cannot starve
-//! anyone); then a real epoll_pwait on the epoll for the kernel fds, with
+//! anyone) among the instance's candidates: the entries whose socket
+//! changed since they were last looked at (`Stack::take_touched`, routed
+//! through [`Table::watch`]), added or modified, or still ready
+//! (level-triggered). So a wait costs what is ready, not the size of the
+//! interest list (10,000 idle connections cost nothing); then a real epoll_pwait on the epoll for the kernel fds, with
 //! timeout 0 if utcp entries were ready and the caller's remaining timeout
 //! otherwise (an idle wait sleeps in the kernel). The private event is
 //! dropped from the results; if it was all that came, check again.
@@ -39,7 +43,8 @@ use crate::sys;
 use core::ffi::c_int;
 use core::sync::atomic::{AtomicBool, Ordering};
 use core::time::Duration;
-use std::collections::BTreeMap;
+use core::ops::Bound;
+use std::collections::{BTreeMap, BTreeSet};
 use utcp_core::stack::SocketId;
 
 pub type Res<T> = Result<T, c_int>;
@@ -96,8 +101,10 @@ struct Instance {
     efd: c_int,
     items: Vec<Item>,
     index: BTreeMap<(c_int, SocketId), usize>,
-    /// Where the next scan starts (round-robin).
-    next: usize,
+    /// Entries to look at in the next wait (see the module doc).
+    cand: BTreeSet<(c_int, SocketId)>,
+    /// The scan of candidates starts after this one (round-robin).
+    after: Option<(c_int, SocketId)>,
     /// `efd` is on the runtime's waiter list.
     waiting: bool,
     /// Every other wait looks at the kernel fds first, so that a short
@@ -109,6 +116,7 @@ impl Instance {
     fn remove_at(&mut self, i: usize) {
         let it = self.items.swap_remove(i);
         self.index.remove(&(it.fd, it.id));
+        self.cand.remove(&(it.fd, it.id));
         if let Some(moved) = self.items.get(i) {
             self.index.insert((moved.fd, moved.id), i);
         }
@@ -122,6 +130,43 @@ impl Instance {
 #[derive(Debug, Default)]
 pub struct Table {
     map: BTreeMap<(u32, c_int), Instance>,
+    /// Socket -> the (pid, epoll fd, fd) entries for it, to route a
+    /// touched socket to its entries and drop a closed one in O(log n).
+    watch: BTreeMap<SocketId, Vec<(u32, c_int, c_int)>>,
+}
+
+impl Table {
+    fn unwatch(&mut self, id: SocketId, who: (u32, c_int, c_int)) {
+        if let Some(v) = self.watch.get_mut(&id) {
+            v.retain(|w| *w != who);
+            if v.is_empty() {
+                self.watch.remove(&id);
+            }
+        }
+    }
+
+    /// Remove instance `k` and its entries from `watch`.
+    fn remove_instance(&mut self, k: (u32, c_int)) -> Option<Instance> {
+        let inst = self.map.remove(&k)?;
+        for it in &inst.items {
+            self.unwatch(it.id, (k.0, k.1, it.fd));
+        }
+        Some(inst)
+    }
+}
+
+/// Make every entry whose socket changed since the last call a candidate
+/// in its instance (of any process: the touched list is shared).
+fn distribute(st: &mut State) {
+    let State { stack, epolls, .. } = st;
+    stack.take_touched(|id| {
+        let Some(ws) = epolls.watch.get(&id) else { return };
+        for &(pid, epfd, fd) in ws {
+            if let Some(inst) = epolls.map.get_mut(&(pid, epfd)) {
+                inst.cand.insert((fd, id));
+            }
+        }
+    });
 }
 
 fn key(epfd: c_int) -> (u32, c_int) {
@@ -197,7 +242,15 @@ pub fn ctl(epfd: c_int, op: c_int, fd: c_int, ev: Option<(u32, u64)>) -> Res<()>
                         return Err(err);
                     }
                     track(epfd, true);
-                    v.insert(Instance { efd, items: Vec::new(), index: BTreeMap::new(), next: 0, waiting: false, kernel_first: false })
+                    v.insert(Instance {
+                        efd,
+                        items: Vec::new(),
+                        index: BTreeMap::new(),
+                        cand: BTreeSet::new(),
+                        after: None,
+                        waiting: false,
+                        kernel_first: false,
+                    })
                 }
             };
             if inst.index.contains_key(&(fd, id)) {
@@ -205,7 +258,10 @@ pub fn ctl(epfd: c_int, op: c_int, fd: c_int, ev: Option<(u32, u64)>) -> Res<()>
             }
             inst.index.insert((fd, id), inst.items.len());
             inst.items.push(Item { fd, id, events, data, last_seq: None, disabled: false });
+            inst.cand.insert((fd, id));
             set_waiting(inst, true);
+            st.epolls.watch.entry(id).or_default().push((key(epfd).0, epfd, fd));
+            let inst = st.epolls.map.get_mut(&key(epfd)).ok_or(libc::ENOENT)?;
             // A thread already sleeping in epoll_wait checks the new member.
             sys::eventfd_signal(inst.efd);
             Ok(())
@@ -221,6 +277,7 @@ pub fn ctl(epfd: c_int, op: c_int, fd: c_int, ev: Option<(u32, u64)>) -> Res<()>
             it.data = data;
             it.last_seq = None;
             it.disabled = false;
+            inst.cand.insert((fd, id));
             sys::eventfd_signal(inst.efd);
             Ok(())
         }
@@ -231,6 +288,7 @@ pub fn ctl(epfd: c_int, op: c_int, fd: c_int, ev: Option<(u32, u64)>) -> Res<()>
             if inst.items.is_empty() {
                 set_waiting(inst, false);
             }
+            st.epolls.unwatch(id, (key(epfd).0, epfd, fd));
             Ok(())
         }
         _ => Err(libc::EINVAL),
@@ -247,20 +305,14 @@ pub fn socket_closed(st: &mut State, _fd: c_int, id: SocketId, last: bool) {
 
 /// Socket `id` closed for good: it leaves every epoll of every process.
 pub fn socket_gone(st: &mut State, id: SocketId) {
-    if st.epolls.map.is_empty() {
-        return;
-    }
+    let Some(ws) = st.epolls.watch.remove(&id) else { return };
     let me = crate::fd::pid();
-    for (k, inst) in st.epolls.map.iter_mut() {
-        let mut i = 0;
-        while i < inst.items.len() {
-            if inst.items[i].id == id {
-                inst.remove_at(i);
-            } else {
-                i += 1;
-            }
+    for (pid, epfd, fd) in ws {
+        let Some(inst) = st.epolls.map.get_mut(&(pid, epfd)) else { continue };
+        if let Some(&i) = inst.index.get(&(fd, id)) {
+            inst.remove_at(i);
         }
-        if inst.items.is_empty() && k.0 == me {
+        if inst.items.is_empty() && pid == me {
             set_waiting(inst, false);
         }
     }
@@ -271,14 +323,17 @@ pub fn socket_gone(st: &mut State, id: SocketId) {
 /// This process exec'd: the old image's epoll instances are gone with it
 /// (their eventfds were the old image's; nothing to close here).
 pub fn forget_process(st: &mut State, pid: u32) {
-    st.epolls.map.retain(|k, _| k.0 != pid);
+    let keys: Vec<(u32, c_int)> = st.epolls.map.keys().filter(|k| k.0 == pid).copied().collect();
+    for k in keys {
+        st.epolls.remove_instance(k);
+    }
 }
 
 pub fn process_gone(st: &mut State, pid: u32) {
     let me = crate::fd::pid();
     let keys: Vec<(u32, c_int)> = st.epolls.map.keys().filter(|k| k.0 == pid).copied().collect();
     for k in keys {
-        if let Some(mut inst) = st.epolls.map.remove(&k) {
+        if let Some(mut inst) = st.epolls.remove_instance(k) {
             if pid == me {
                 set_waiting(&mut inst, false);
                 let _ = sys::close(inst.efd);
@@ -298,49 +353,60 @@ pub fn kernel_fd_closing(fd: c_int) {
     let _g = sys::ErrnoGuard::new();
     let mut guard = rt.lock();
     let st: &mut State = &mut guard;
-    if let Some(mut inst) = st.epolls.map.remove(&key(fd)) {
+    if let Some(mut inst) = st.epolls.remove_instance(key(fd)) {
         set_waiting(&mut inst, false);
         let _ = sys::close(inst.efd);
     }
     track(fd, false);
 }
 
-/// Ready utcp entries into `out`, round-robin from the last position.
+/// Ready utcp entries into `out`, round-robin among the candidates.
 fn collect(st: &mut State, epfd: c_int, out: &mut [libc::epoll_event]) -> usize {
+    distribute(st);
     let State { epolls, stack, .. } = st;
     let Some(inst) = epolls.map.get_mut(&key(epfd)) else { return 0 };
-    let len = inst.items.len();
+    // The candidate after `k`, wrapping around.
+    let next_of = |cand: &BTreeSet<(c_int, SocketId)>, k: Option<(c_int, SocketId)>| {
+        let from = k.map_or(Bound::Unbounded, Bound::Excluded);
+        cand.range((from, Bound::Unbounded)).next().or_else(|| cand.first()).copied()
+    };
+    let mut cur = next_of(&inst.cand, inst.after);
     let mut n = 0;
-    let mut last = None;
-    for k in 0..len {
+    // Each candidate present at the start is looked at once at most.
+    for _ in 0..inst.cand.len() {
+        let Some(k) = cur else { break };
         if n == out.len() {
             break;
         }
-        let i = (inst.next + k) % len;
-        let it = &mut inst.items[i];
-        if it.disabled {
-            continue;
-        }
-        let mask = stack.readiness(it.id).poll_mask() & it.events & !FLAGS;
-        if mask == 0 {
-            continue;
-        }
-        if it.events & EPOLLET != 0 {
-            let seq = stack.event_seq(it.id);
-            if it.last_seq == Some(seq) {
-                continue;
+        let after = next_of(&inst.cand, Some(k));
+        cur = after.filter(|a| *a != k);
+        // Whether it stays a candidate: only a level-triggered entry that
+        // is ready now (the next wait reports it again).
+        let keep = match inst.index.get(&k) {
+            None => false,
+            Some(&i) => {
+                let it = &mut inst.items[i];
+                let mask = if it.disabled { 0 } else { stack.readiness(it.id).poll_mask() & it.events & !FLAGS };
+                let mut report = mask != 0;
+                if report && it.events & EPOLLET != 0 {
+                    let seq = stack.event_seq(it.id);
+                    report = it.last_seq != Some(seq);
+                    it.last_seq = Some(seq);
+                }
+                if report {
+                    if it.events & EPOLLONESHOT != 0 {
+                        it.disabled = true;
+                    }
+                    out[n] = libc::epoll_event { events: mask, u64: it.data };
+                    n += 1;
+                    inst.after = Some(k);
+                }
+                report && it.events & (EPOLLET | EPOLLONESHOT) == 0
             }
-            it.last_seq = Some(seq);
+        };
+        if !keep {
+            inst.cand.remove(&k);
         }
-        if it.events & EPOLLONESHOT != 0 {
-            it.disabled = true;
-        }
-        out[n] = libc::epoll_event { events: mask, u64: it.data };
-        n += 1;
-        last = Some(i);
-    }
-    if let Some(i) = last {
-        inst.next = (i + 1) % len;
     }
     n
 }

@@ -4,9 +4,17 @@
 //!
 //! Application threads call the stack directly under one lock and send
 //! what their call produced at once; the stack threads handle incoming
-//! packets and timers. A blocked caller sleeps in a kernel read of its own
-//! eventfd, so signals interrupt it exactly as they would a kernel socket
+//! packets and timers. A blocked caller watches the TUN itself
+//! ([`Runtime::wait`]): it handles the packets it is waiting for, with no
+//! hand-off from the stack thread, which keeps off the TUN while callers
+//! watch it. The caller sleeps in poll on the TUN, its own eventfd (for
+//! changes made by other threads and processes) and a signalfd, with
+//! signals blocked, so a signal ends the wait as it would a kernel socket
 //! call (restarted under SA_RESTART, EINTR otherwise).
+//!
+//! Many connections: demux and timers are ordered maps (O(log n)); an
+//! epoll wait looks only at members whose socket changed
+//! (`Stack::take_touched`, `epoll.rs`).
 //!
 //! # fork
 //!
@@ -517,7 +525,11 @@ impl Runtime {
         let mut pkt = vec![0u8; tun::MAX_FRAME];
         let mut last_reap = self.now();
         loop {
-            let timeout_ms = {
+            // µs, None: no timer. Not rounded to milliseconds: a timer
+            // (the RACK reordering window, a tail loss probe, a held
+            // packet of the fault injector) runs at its deadline, not up
+            // to a millisecond after it.
+            let timeout_us = {
                 let mut st = self.lock();
                 let next = faults::poll_at(&st);
                 THREAD_DEADLINE.store(next.map_or(u64::MAX, |t| t.as_micros()), Ordering::Relaxed);
@@ -527,54 +539,89 @@ impl Runtime {
                     last_reap = now;
                     self.reap(&mut st);
                 }
-                let cap = if self.shared.nprocs.load(Ordering::Relaxed) > 1 { REAP_EVERY.as_millis() as c_int } else { 60_000 };
+                let cap = if self.shared.nprocs.load(Ordering::Relaxed) > 1 { Some(REAP_EVERY.as_micros() as u64) } else { None };
                 match next {
-                    None if cap < 60_000 => cap,
-                    None => -1,
+                    None => cap,
                     Some(t) => {
-                        if t <= now {
-                            0
-                        } else {
-                            // Round up so we never wake early and spin.
-                            ((t.as_micros() - now.as_micros()).div_ceil(1000)).min(cap as u64) as c_int
-                        }
+                        let us = t.as_micros().saturating_sub(now.as_micros());
+                        Some(cap.map_or(us, |c| us.min(c)))
                     }
                 }
             };
             let mut fds = [
-                libc::pollfd { fd: self.tun_fd, events: libc::POLLIN, revents: 0 },
                 libc::pollfd { fd: self.wake_fd(), events: libc::POLLIN, revents: 0 },
+                libc::pollfd { fd: self.tun_fd, events: libc::POLLIN, revents: 0 },
             ];
-            let _ = sys::poll(&mut fds, timeout_ms);
+            // While this process's callers watch the TUN themselves
+            // (`wait`), the stack thread keeps off it: woken by every
+            // packet, it would only contend with them for the lock and
+            // the CPUs. While callers are active (one woke less than
+            // PARK_US ago) it looks every PARK_US for what nobody took;
+            // while they all sleep idle it sleeps until its timer, and
+            // the last one to leave wakes it. Either way it runs the
+            // timers: a caller sleeping in `wait` does not.
+            let watchers = WATCHERS.load(Ordering::SeqCst) > 0;
+            let active = mono_us().saturating_sub(ACTIVE_SEEN.load(Ordering::SeqCst)) < PARK_US;
+            if active || watchers {
+                let long = watchers && !active;
+                PARKED_LONG.store(long, Ordering::SeqCst);
+                if !long {
+                    // It wakes within PARK_US anyway: a caller arming a
+                    // later timer (each connection arms several) need
+                    // not wake it early, which would cost a wakeup and a
+                    // round of lock contention per timer. One due sooner
+                    // still wakes it (`flush`).
+                    THREAD_DEADLINE.fetch_min(self.now().as_micros() + PARK_US, Ordering::Relaxed);
+                }
+                // The last watcher may have left just before: look again.
+                let t = if !long {
+                    Some(timeout_us.map_or(PARK_US, |t| t.min(PARK_US)))
+                } else if WATCHERS.load(Ordering::SeqCst) > 0 {
+                    timeout_us
+                } else {
+                    Some(0)
+                };
+                let _ = sys::poll_us(&mut fds[..1], t);
+                PARKED_LONG.store(false, Ordering::SeqCst);
+            } else {
+                let _ = sys::poll_us(&mut fds, timeout_us);
+            }
             // A wakeup only asks to recompute the timeout.
-            if fds[1].revents != 0 {
+            if fds[0].revents != 0 {
                 let _ = sys::eventfd_drain(self.wake_fd());
             }
             let mut st = self.lock();
-            let now = self.now();
-            let mut busy = false;
-            // Drain the device: one lock round per batch, not per packet.
-            for _ in 0..256 {
-                match sys::read(self.tun_fd, &mut pkt) {
-                    Ok(n) if n > 0 => {
-                        faults::receive(&mut st, now, &pkt[..n], self.vnet_hdr);
-                        busy = true;
-                    }
-                    _ => break,
+            self.pump(&mut st, &mut pkt);
+        }
+    }
+
+    /// Drain the device (one lock round per batch, not per packet), run
+    /// due timers, and flush if anything happened. Whoever holds the lock
+    /// may do it: the stack thread, or a blocked caller spinning (`spin`).
+    /// Reading under the lock keeps packets in the order they came.
+    fn pump(&self, st: &mut State, pkt: &mut [u8]) {
+        let now = self.now();
+        let mut busy = false;
+        for _ in 0..256 {
+            match sys::read(self.tun_fd, pkt) {
+                Ok(n) if n > 0 => {
+                    faults::receive(st, now, &pkt[..n], self.vnet_hdr);
+                    busy = true;
                 }
+                _ => break,
             }
-            // Another process's stack thread may have handled the timer
-            // or read the packets: nothing to flush then.
-            if st.stack.poll_at().is_some_and(|t| t <= now) {
-                st.stack.handle_timeout(now);
-                busy = true;
-            }
-            busy |= faults::release(&mut st, now, |p| {
-                let _ = sys::write(self.tun_fd, p);
-            });
-            if busy {
-                self.flush(&mut st);
-            }
+        }
+        // Another thread or process may have handled the timer or read
+        // the packets: nothing to flush then.
+        if st.stack.poll_at().is_some_and(|t| t <= now) {
+            st.stack.handle_timeout(now);
+            busy = true;
+        }
+        busy |= faults::release(st, now, |p| {
+            let _ = sys::write(self.tun_fd, p);
+        });
+        if busy {
+            self.flush(st);
         }
     }
 
@@ -633,11 +680,124 @@ impl Runtime {
     /// Block the calling thread until the stack changes or `timeout`
     /// passes. Err(EINTR) if a signal handler without SA_RESTART ran (or
     /// any handler, with a timeout: socket timeouts are never restarted).
-    pub fn wait<'a>(&'a self, mut st: Guard<'a>, timeout: Option<Duration>) -> (Guard<'a>, Result<(), c_int>) {
+    ///
+    /// The caller watches the TUN itself while it waits, so that what it
+    /// waits for is handled by the thread that wants it, with no hand-off
+    /// from the stack thread (its wakeup, the lock, an eventfd wakeup):
+    /// - a thread woken from a wait moments ago (a request/response or a
+    ///   transfer under way: the answer is likely microseconds off) first
+    ///   polls the TUN for up to `UTCP_SPIN_US` without sleeping;
+    /// - then it sleeps in poll() on its eventfd (signalled by any flush
+    ///   that may change readiness), the TUN and its signalfd; a packet
+    ///   wakes it and it handles the packet under the lock.
+    ///
+    /// Meanwhile this process's stack thread keeps off the TUN (see
+    /// `thread_main`). Signals are blocked for the wait and watched with
+    /// the signalfd: one that came is delivered by restoring the mask and
+    /// ends the wait with EINTR, or (a handler with SA_RESTART, no
+    /// timeout) the wait goes on, which is what the kernel's restart does.
+    pub fn wait<'a>(&'a self, st: Guard<'a>, timeout: Option<Duration>) -> (Guard<'a>, Result<(), c_int>) {
+        let start = mono_us();
+        let deadline = timeout.map(|t| start.saturating_add(t.as_micros().min(u64::MAX as u128) as u64));
+        // No thread-locals left (the exit path): sleep on the eventfd alone.
+        let recent = LAST_WAKE.try_with(|w| w.get()).ok();
+        let sigfd = SIGFD.try_with(|f| {
+            if f.get() < 0 {
+                f.set(signal_fd());
+            }
+            f.get()
+        });
+        let (Some(recent), Ok(sigfd)) = (recent, sigfd) else { return self.sleep(st, timeout) };
+        if sigfd < 0 {
+            return self.sleep(st, timeout);
+        }
+        let spin_until = if start.saturating_sub(recent) <= ACTIVE_US { start + self.cfg.spin_us } else { start };
+        let gen0 = self.shared.gen.load(Ordering::Acquire);
+        // Registered as a waiter only for the sleep: the spin watches
+        // the generation counter, and a spin that ends the wait so costs
+        // no eventfd signal and drain.
+        let mut efd = None;
+        let mut old: libc::sigset_t = block_signals();
+        drop(st);
+        WATCHERS.fetch_add(1, Ordering::SeqCst);
+        let mut pkt = SPIN_BUF.try_with(|b| b.take()).unwrap_or_default();
+        if pkt.len() < tun::MAX_FRAME {
+            pkt = vec![0u8; tun::MAX_FRAME];
+        }
+        let r = loop {
+            if self.shared.gen.load(Ordering::Acquire) != gen0 {
+                break Ok(());
+            }
+            let now = mono_us();
+            if deadline.is_some_and(|d| now >= d) {
+                break Err(libc::EAGAIN);
+            }
+            if now < spin_until {
+                let mut g = self.lock();
+                self.pump(&mut g, &mut pkt);
+                drop(g);
+                core::hint::spin_loop();
+                continue;
+            }
+            let efd = match efd {
+                Some(e) => e,
+                None => {
+                    // Under the lock, then checked again: a flush after
+                    // the last look signals the eventfd.
+                    let mut g = self.lock();
+                    let Some(e) = self.add_waiter(&mut g) else { break Err(libc::ENOMEM) };
+                    efd = Some(e);
+                    if self.shared.gen.load(Ordering::Acquire) != gen0 {
+                        break Ok(());
+                    }
+                    e
+                }
+            };
+            let mut fds = [
+                libc::pollfd { fd: efd, events: libc::POLLIN, revents: 0 },
+                libc::pollfd { fd: sigfd, events: libc::POLLIN, revents: 0 },
+                libc::pollfd { fd: self.tun_fd, events: libc::POLLIN, revents: 0 },
+            ];
+            // Rounded up, so the wait never ends early and spins.
+            let ms = deadline.map_or(-1, |d| (d - now).div_ceil(1000).min(i32::MAX as u64) as c_int);
+            let _ = sys::poll(&mut fds, ms);
+            if fds[1].revents != 0 {
+                let interrupts = signal_interrupts(&old, timeout.is_some());
+                // Deliver them: their handlers run now.
+                restore_signals(&old);
+                if interrupts {
+                    break Err(libc::EINTR);
+                }
+                old = block_signals();
+            }
+            if fds[2].revents != 0 {
+                let mut g = self.lock();
+                self.pump(&mut g, &mut pkt);
+            }
+        };
+        let _ = SPIN_BUF.try_with(|b| b.replace(pkt));
+        restore_signals(&old);
+        let mut st = self.lock();
+        if let Some(e) = efd {
+            self.remove_waiter(&mut st, e);
+        }
+        let end = mono_us();
+        let _ = LAST_WAKE.try_with(|w| w.set(end));
+        ACTIVE_SEEN.store(end, Ordering::SeqCst);
+        // The last watcher leaving a stack thread parked for long (the
+        // wait was idle): it must watch the TUN again.
+        if WATCHERS.fetch_sub(1, Ordering::SeqCst) == 1 && PARKED_LONG.load(Ordering::SeqCst) {
+            sys::eventfd_signal(self.wake_fd());
+        }
+        (st, r)
+    }
+
+    /// Sleep on this thread's eventfd alone until a flush signals it (a
+    /// blocking read: the kernel restarts it under SA_RESTART).
+    fn sleep<'a>(&'a self, mut st: Guard<'a>, timeout: Option<Duration>) -> (Guard<'a>, Result<(), c_int>) {
         let Some(efd) = self.add_waiter(&mut st) else { return (st, Err(libc::ENOMEM)) };
         drop(st);
         let r = match timeout {
-            // A blocking read: the kernel restarts it under SA_RESTART.
             None => sys::eventfd_drain(efd).map(|_| ()),
             Some(t) => {
                 let mut p = [libc::pollfd { fd: efd, events: libc::POLLIN, revents: 0 }];
@@ -653,6 +813,76 @@ impl Runtime {
         (st, r)
     }
 }
+
+/// Block every signal for this thread; returns the mask to restore.
+fn block_signals() -> libc::sigset_t {
+    // SAFETY: plain sigset manipulation on local values.
+    unsafe {
+        let mut all: libc::sigset_t = core::mem::zeroed();
+        let mut old: libc::sigset_t = core::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut old);
+        old
+    }
+}
+
+fn restore_signals(old: &libc::sigset_t) {
+    // SAFETY: restoring a mask saved by block_signals; pending signals
+    // are delivered to their handlers here.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, old, core::ptr::null_mut()) };
+}
+
+/// A signalfd for every signal (readable while one is pending and
+/// blocked), for `Runtime::wait`; -1 if it cannot be made.
+fn signal_fd() -> c_int {
+    // SAFETY: a full local sigset; signalfd(-1, ...) makes a new fd.
+    unsafe {
+        let mut all: libc::sigset_t = core::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::signalfd(-1, &all, libc::SFD_NONBLOCK | libc::SFD_CLOEXEC)
+    }
+}
+
+/// Did a signal that came while signals were blocked (`old`: the mask to
+/// restore) have a handler that interrupts a wait: any handler when the
+/// wait has a timeout (socket timeouts are never restarted), one without
+/// SA_RESTART otherwise? Ignored and default-action signals do not
+/// interrupt (a default action that kills ends everything anyway).
+fn signal_interrupts(old: &libc::sigset_t, has_timeout: bool) -> bool {
+    // SAFETY: sigpending and sigaction(sig, NULL, &mut out) only write
+    // the local values; sigismember reads them.
+    unsafe {
+        let mut pend: libc::sigset_t = core::mem::zeroed();
+        if libc::sigpending(&mut pend) != 0 {
+            return false;
+        }
+        (1..=libc::SIGRTMAX()).any(|sig| {
+            if libc::sigismember(&pend, sig) != 1 || libc::sigismember(old, sig) == 1 {
+                return false;
+            }
+            let mut sa: libc::sigaction = core::mem::zeroed();
+            if libc::sigaction(sig, core::ptr::null(), &mut sa) != 0 {
+                return false;
+            }
+            let h = sa.sa_sigaction;
+            h != libc::SIG_IGN && h != libc::SIG_DFL && (has_timeout || sa.sa_flags & libc::SA_RESTART == 0)
+        })
+    }
+}
+
+/// This process's threads in `Runtime::wait` (they watch the TUN), when
+/// one last left it (µs), and whether the stack thread is parked off the
+/// TUN until its timer (see `thread_main`).
+static WATCHERS: AtomicU32 = AtomicU32::new(0);
+static ACTIVE_SEEN: AtomicU64 = AtomicU64::new(0);
+static PARKED_LONG: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+/// How often a stack thread parked among active callers looks at the
+/// TUN (µs).
+const PARK_US: u64 = 1000;
+
+/// A thread woken from a wait less than this many µs ago is in an active
+/// exchange: its next wait spins first (`Runtime::spin`).
+const ACTIVE_US: u64 = 1000;
 
 /// The thread running the exit path or an exec (0: none); the process's
 /// other threads keep out of the shared lock: see `Runtime::lock`.
@@ -794,6 +1024,12 @@ impl Runtime {
 
 thread_local! {
     static WAITER: Cell<c_int> = const { Cell::new(-1) };
+    /// When this thread's last wait ended (µs, CLOCK_MONOTONIC).
+    static LAST_WAKE: Cell<u64> = const { Cell::new(0) };
+    /// This thread's signalfd for waits (`Runtime::wait`).
+    static SIGFD: Cell<c_int> = const { Cell::new(-1) };
+    /// This thread's packet buffer for waits (private heap).
+    static SPIN_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// This thread's eventfd for blocking waits (blocking mode: a read sleeps).
@@ -904,6 +1140,10 @@ extern "C" fn fork_child() {
     }
     THREAD_DEADLINE.store(u64::MAX, Ordering::Relaxed);
     LOCAL_GEN.store(0, Ordering::Relaxed);
+    // Waits of the parent's other threads do not exist here.
+    WATCHERS.store(0, Ordering::SeqCst);
+    ACTIVE_SEEN.store(0, Ordering::SeqCst);
+    PARKED_LONG.store(false, Ordering::SeqCst);
     let gen_seen = {
         let mut st = rt.lock();
         let token = FORK_TOKEN.load(Ordering::Relaxed);

@@ -74,12 +74,19 @@ pub fn eventfd_drain(fd: c_int) -> Result<u64, c_int> {
 
 /// poll(2) without our hook. `timeout_ms` < 0 waits forever.
 pub fn poll(fds: &mut [libc::pollfd], timeout_ms: c_int) -> Result<usize, c_int> {
+    poll_us(fds, u64::try_from(timeout_ms).ok().map(|ms| ms * 1000))
+}
+
+/// poll(2) without our hook, with a timeout in µs (None: forever): for
+/// waits that must end on a timer's deadline, not the next millisecond.
+pub fn poll_us(fds: &mut [libc::pollfd], timeout_us: Option<u64>) -> Result<usize, c_int> {
     let ts;
-    let tsp = if timeout_ms < 0 {
-        core::ptr::null()
-    } else {
-        ts = libc::timespec { tv_sec: (timeout_ms / 1000) as _, tv_nsec: ((timeout_ms % 1000) as i64 * 1_000_000) as _ };
-        &ts as *const libc::timespec
+    let tsp = match timeout_us {
+        None => core::ptr::null(),
+        Some(us) => {
+            ts = libc::timespec { tv_sec: (us / 1_000_000) as _, tv_nsec: ((us % 1_000_000) * 1000) as _ };
+            &ts as *const libc::timespec
+        }
     };
     // SAFETY: fds is a valid array of its length; tsp is null or points to ts.
     check(unsafe { libc::syscall(libc::SYS_ppoll, fds.as_mut_ptr(), fds.len(), tsp, core::ptr::null::<u8>(), 8) })

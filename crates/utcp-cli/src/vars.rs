@@ -42,6 +42,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "inject faults at the device, e.g. loss=5%,dup=1%,reorder=2%,delay=10ms,jitter=5ms,corrupt=0.1%,seed=7; in:/out: prefixes for one direction",
     ),
     (
+        "UTCP_SPIN_US",
+        "how long a blocked call polls the TUN itself before it sleeps, in µs, when its thread waited moments ago (default 50; 0: always sleep at once)",
+    ),
+    (
         "UTCP_OFFLOAD",
         "1 (default): virtio-net header with checksum offload and TSO/GSO on the TUN; 0: plain packets (UTCP_FAULTS turns it off)",
     ),

@@ -539,3 +539,29 @@ fn bind_after_listen_or_connect_einval() {
     h.stack.connect(now, c, SocketAddrV4::new(PEER, 9)).unwrap_err();
     assert_eq!(h.stack.bind(c, SocketAddrV4::new(LOCAL, 9002)), Err(Errno::EINVAL), "autobound by connect");
 }
+
+// ----- the touched list (what an epoll over many sockets looks at) -----
+
+fn touched(h: &mut Harness) -> Vec<SocketId> {
+    let mut v = Vec::new();
+    h.stack.take_touched(|id| v.push(id));
+    v
+}
+
+#[test]
+fn touched_lists_a_socket_once_per_change_and_only_changed_ones() {
+    let mut h = Harness::new();
+    let (c, iss) = h.established_client();
+    let idle = h.stack.socket();
+    touched(&mut h);
+    assert!(touched(&mut h).is_empty());
+    // Data arriving: the connection is listed once, the idle socket not.
+    h.send(seg(Flags::ACK | Flags::PSH).seq(PEER_ISS + 1).ack(iss + 1).data(b"ab"));
+    h.send(seg(Flags::ACK | Flags::PSH).seq(PEER_ISS + 3).ack(iss + 1).data(b"cd"));
+    assert_eq!(touched(&mut h), vec![c]);
+    // A call that changes readiness (shutdown for reading) lists it too.
+    let now = h.now;
+    h.stack.shutdown(now, c, Shutdown::Read).unwrap();
+    assert_eq!(touched(&mut h), vec![c]);
+    assert_ne!(mask(&h, idle) & POLLHUP, 0);
+}

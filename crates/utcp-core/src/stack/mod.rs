@@ -123,6 +123,8 @@ pub struct Stack {
     last_cookie_sent: Option<Instant>,
     /// Sum of every socket's event counter moves (see `change_seq`).
     change_seq: u64,
+    /// Sockets changed since the last `take_touched`, each once.
+    touched: Vec<SocketId>,
     pub obs: Observer,
 }
 
@@ -165,6 +167,7 @@ impl Stack {
             tw_next_iss: None,
             last_cookie_sent: None,
             change_seq: 0,
+            touched: Vec::new(),
             obs: Observer::default(),
         }
     }
@@ -324,14 +327,42 @@ impl Stack {
         self.sockets.get(id.index()).and_then(|s| s.as_ref())
     }
 
+    /// Every change to a socket goes through here or `tcb_obs`, which
+    /// put it on the touched list: its readiness may have moved.
     fn sock_mut(&mut self, id: SocketId) -> Option<&mut Socket> {
-        self.sockets.get_mut(id.index()).and_then(|s| s.as_mut())
+        let s = self.sockets.get_mut(id.index()).and_then(|s| s.as_mut())?;
+        if !s.touched {
+            s.touched = true;
+            self.touched.push(id);
+        }
+        Some(s)
     }
 
     /// A connection and the observer together (disjoint borrows of self).
     fn tcb_obs(&mut self, id: SocketId) -> Option<(&mut crate::tcp::Tcb, &mut Observer)> {
-        let tcb = self.sockets.get_mut(id.index())?.as_mut()?.tcb_mut()?;
-        Some((tcb, &mut self.obs))
+        let s = self.sockets.get_mut(id.index())?.as_mut()?;
+        if !s.touched {
+            s.touched = true;
+            self.touched.push(id);
+        }
+        Some((s.tcb_mut()?, &mut self.obs))
+    }
+
+    /// The sockets that changed (a segment, a timer, a call) since the
+    /// last call, each once, in no particular order: what an event loop
+    /// over many sockets needs to look at, instead of all of them. A
+    /// socket may be listed although its readiness did not move.
+    pub fn take_touched(&mut self, mut f: impl FnMut(SocketId)) {
+        let mut list = core::mem::take(&mut self.touched);
+        for &id in &list {
+            if let Some(Some(s)) = self.sockets.get_mut(id.index()) {
+                s.touched = false;
+            }
+            f(id);
+        }
+        // Keep the allocation: this runs after every batch of work.
+        list.clear();
+        self.touched = list;
     }
 
     /// Something that may change readiness happened to `id` (see `event_seq`).

@@ -84,6 +84,8 @@ pub(crate) struct Socket {
     pub dirty: bool,
     /// Bumped on every event that may change readiness (edge-triggered epoll).
     pub events: u64,
+    /// On the stack's `touched` list (see `Stack::take_touched`).
+    pub touched: bool,
     /// The deadline this socket has in the stack's timer heap, if any.
     pub scheduled: Option<crate::time::Instant>,
 }
@@ -102,6 +104,7 @@ impl Socket {
             shut_rd: false,
             shut_wr: false,
             dirty: false,
+            touched: false,
             events: 0,
             scheduled: None,
         }
