@@ -362,6 +362,10 @@ impl Tcb {
             self.dsack = Some(SackBlock { left: seq, right: seq + len });
         }
         self.ack_now = true;
+        // Linux (tcp_data_queue, out_of_window: tcp_enter_quickack_mode):
+        // the sender is retransmitting what arrived, so its ACKs were lost
+        // or late; ACK every segment for a while.
+        self.quickacks = super::tcb::QUICKACKS;
     }
 
     /// RST accepted (RFC 9293 §3.10.7.4 second check).
@@ -923,6 +927,14 @@ impl Tcb {
 
     /// Segment text in ESTABLISHED, FIN-WAIT-1, FIN-WAIT-2.
     fn receive_data(&mut self, now: Instant, seq: SeqNum, data: &[u8], obs: &mut Observer) {
+        // Linux (tcp_event_data_recv): data after a gap longer than the RTO
+        // means the sender waited for a timeout, with a window of one
+        // segment; ACK every segment while it grows again, so one lost
+        // delayed ACK does not cost it another timeout.
+        if self.last_data_at.is_some_and(|t| now.saturating_since(t) > self.rtt.rto()) {
+            self.quickacks = super::tcb::QUICKACKS;
+        }
+        self.last_data_at = Some(now);
         let offset = self.rcv_nxt.dist_to(seq);
         let in_order = offset == 0;
         let had_ooo = self.recv_buf.has_ooo();

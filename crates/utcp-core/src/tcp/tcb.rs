@@ -228,6 +228,8 @@ pub struct Tcb {
     /// Bytes received since the last ACK we sent.
     pub(super) unacked_bytes: usize,
     pub(super) quickacks: u32,
+    /// When the last data segment arrived (Linux: icsk_ack.lrcvtime).
+    pub(super) last_data_at: Option<Instant>,
     pub(super) last_oow_ack: Option<Instant>,
     pub(super) pending: Option<Pending>,
     /// ACKs owed to segments that arrived before the caller polled, built
@@ -316,6 +318,7 @@ impl Tcb {
             ack_now: false,
             unacked_bytes: 0,
             quickacks: QUICKACKS,
+            last_data_at: None,
             last_oow_ack: None,
             pending: None,
             queued_acks: VecDeque::new(),
