@@ -196,9 +196,12 @@ fn a_lost_fast_retransmission_is_sent_again_after_an_rtt_and_a_quarter() {
     let mut h = Harness::new();
     let (c, iss) = open(&mut h, ms(100));
     let (una, _) = recovery_with_new_data(&mut h, c, iss);
+    // Segment 12's SACK comes an RTT after it went out (an instant SACK
+    // would be an RTT sample of zero: RFC 6298 times SACKed segments too).
+    h.advance(ms(100));
     let out = sack_ack(&mut h, una, 1, 13);
     assert!(out.iter().all(|s| s.seq() != una));
-    h.advance(ms(124));
+    h.advance(ms(24));
     let out = sack_ack(&mut h, una, 1, 13);
     assert!(out.iter().all(|s| s.seq() != una), "within the reordering window");
     h.advance(ms(1));
@@ -318,6 +321,7 @@ fn a_lost_fast_retransmission_is_sent_again_by_the_reordering_timer() {
     let (c, iss) = open(&mut h, ms(100));
     let t_rexmit = h.now + ms(100);
     let (una, _) = recovery_with_new_data(&mut h, c, iss);
+    h.advance(ms(100));
     let out = sack_ack(&mut h, una, 1, 13);
     assert!(out.iter().all(|s| s.seq() != una));
     assert_eq!(h.advance_to_next_timer(), Some(t_rexmit + ms(125)));
@@ -442,4 +446,82 @@ fn a_needed_fast_retransmit_is_not_undone() {
     let tcb = h.stack.tcb(c).unwrap();
     assert_eq!(h.stack.stats().spurious_recoveries, 0);
     assert_eq!(tcb.ssthresh(), 5 * SMSS as usize);
+}
+
+/// RFC 6298 §3 (Karn) for a SYN sent again: the peer's answer to the
+/// first SYN was lost, and the SYN-ACK that comes echoes that first SYN's
+/// TSval (its TS.Recent). Measured from it, the "RTT" would be the 1 s
+/// timeout; it is no sample, and data starts with RFC 6298 §5.7's 3 s RTO
+/// rather than an RTO of 1 s + 4 * 0.5 s that takes many RTTs to decay.
+#[test]
+fn a_syn_ack_echoing_the_first_syn_is_no_rtt_sample() {
+    let mut h = Harness::new();
+    let c = h.stack.socket();
+    h.stack.bind(c, h.local_addr()).unwrap();
+    let now = h.now;
+    assert_eq!(h.stack.connect(now, c, h.peer_addr()), Err(Errno::EINPROGRESS));
+    let syn = h.expect_one();
+    h.advance(Duration::from_secs(1));
+    let again = h.expect_one();
+    assert_eq!((again.flags(), again.seq()), (Flags::SYN, syn.seq()));
+    h.advance(ms(1));
+    let o = Options { mss: Some(1460), sack_permitted: true, timestamps: Some((7000, tsval(&syn))), ..Options::default() };
+    h.send(seg(Flags::SYN | Flags::ACK).seq(PEER_ISS).ack(syn.seq() + 1).opts(o));
+    assert_eq!(h.expect_one().flags(), Flags::ACK);
+    assert_eq!(h.state(c), State::Established);
+    let tcb = h.stack.tcb(c).unwrap();
+    assert_eq!(tcb.rtt().srtt(), None, "no sample of 1 s");
+    assert_eq!(tcb.rtt().rto(), Duration::from_secs(3));
+}
+
+/// Two timeouts in a row; the first retransmission arrived but its ACK
+/// was lost. The peer's ACK of the second (a duplicate, which does not
+/// move TS.Recent: RFC 7323 §4.3) echoes the first's TSval: measured from
+/// it the "RTT" would be the lost ACK plus the backed-off 600 ms timer.
+/// No sample (RFC 6298 §3): SRTT stays, and so does the backoff until a
+/// real sample comes (§5.7). After a few such ACKs in a row the RTO had
+/// grown to a minute at 20 % loss.
+#[test]
+fn no_rtt_sample_from_an_echo_of_an_earlier_timeout_retransmission() {
+    let mut h = Harness::new();
+    let (c, iss) = open_with(&mut h, ms(100), false);
+    let (_, re_ts) = flight_then_timeout(&mut h, c);
+    h.advance(ms(600));
+    let re2 = h.expect_one();
+    assert_eq!(re2.seq(), iss + 1, "the second timeout resends it again");
+    assert!(tsval(&re2) > re_ts);
+    h.advance(ms(100));
+    h.send(seg(Flags::ACK).seq(P).ack(iss + 1 + SMSS).opts(ts(7100, re_ts)));
+    let tcb = h.stack.tcb(c).unwrap();
+    assert_eq!(tcb.rtt().srtt(), Some(ms(100)), "no sample of 700 ms");
+    assert_eq!(tcb.rtt().backoff_count(), 2);
+    // An echo of the latest retransmission (or anything later) is one.
+    h.output();
+    h.advance(ms(100));
+    h.send(seg(Flags::ACK).seq(P).ack(iss + 1 + 2 * SMSS).opts(ts(7200, tsval(&re2))));
+    assert_eq!(h.stack.tcb(c).unwrap().rtt().backoff_count(), 0);
+}
+
+/// RFC 6298 times one segment at a time; Linux (tcp_sacktag_one) also
+/// takes the sample when that segment is SACKed rather than cumulatively
+/// acknowledged, and retransmitting other segments does not spoil it
+/// (Karn's rule is about the retransmitted one). Ten segments, the first
+/// acknowledged after 100 ms; two new ones go, the first of them timed;
+/// segment 1 was lost and the peer SACKs 2..=11 60 ms later: a sample of
+/// 60 ms, SRTT = 7/8 * 100 + 1/8 * 60 = 95 ms.
+#[test]
+fn a_sacked_timed_segment_is_an_rtt_sample() {
+    let mut h = Harness::new();
+    let (c, iss) = open(&mut h, ms(100));
+    let una = iss + 1;
+    h.stack.send(c, &[9; 20 * SMSS as usize]).unwrap();
+    assert_eq!(h.output().len(), 10);
+    h.advance(ms(100));
+    h.send(seg(Flags::ACK).seq(P).ack(una + SMSS));
+    let new: Vec<u32> = h.output().iter().map(|s| (s.seq() - una) / SMSS).collect();
+    assert_eq!(new, [10, 11], "slow start: two for one");
+    assert_eq!(h.stack.tcb(c).unwrap().rtt().srtt(), Some(ms(100)));
+    h.advance(ms(60));
+    h.send(seg(Flags::ACK).seq(P).ack(una + SMSS).opts(sacks(&[(una + 2 * SMSS, una + 12 * SMSS)])));
+    assert_eq!(h.stack.tcb(c).unwrap().rtt().srtt(), Some(ms(95)));
 }

@@ -415,6 +415,17 @@ impl Tcb {
         }
         let prev_una = self.snd_una;
         let old_wnd = self.snd_wnd;
+        if let Some((seq, sent)) = self.rtt_probe {
+            // Linux (tcp_sacktag_one, sack_rtt_us): the timed segment, sent
+            // once, SACKed: as good a sample as its cumulative ACK, and
+            // after a timeout it may be the only one for a while (RFC 6298
+            // §5.7: the backed-off RTO stays until a valid sample).
+            if seq >= self.snd_una && self.scoreboard.iter().any(|b| seq.in_range(b.left, b.right)) {
+                self.rtt_probe = None;
+                self.rtt.on_sample(now.saturating_since(sent));
+                self.rtt.reset_backoff();
+            }
+        }
         if seg.ack > self.snd_una {
             self.ack_advance(now, seg.ack, seg.options.timestamps.map(|(_, ecr)| ecr), obs);
         }
@@ -479,6 +490,7 @@ impl Tcb {
     /// SND.UNA < SEG.ACK <= SND.MAX: data (and maybe SYN/FIN) acknowledged.
     pub(super) fn ack_advance(&mut self, now: Instant, ack: SeqNum, tsecr: Option<u32>, obs: &mut Observer) {
         let acked_seq = self.snd_una.dist_to(ack);
+        let prev_una = self.snd_una;
         // Data bytes acknowledged: exclude our SYN and FIN.
         let data_start = self.data_start();
         let data_acked = data_start.dist_to(ack).min(self.send_buf.len());
@@ -495,7 +507,12 @@ impl Tcb {
         let mut sample = None;
         if let Some((seq, sent)) = self.rtt_probe {
             if ack > seq {
-                sample = Some(now.saturating_since(sent));
+                // Linux (tcp_clean_rtx_queue, FLAG_RETRANS_DATA_ACKED):
+                // not when the ACK covers retransmitted data too, as it
+                // may answer the retransmission.
+                if self.rexmit_end <= prev_una {
+                    sample = Some(now.saturating_since(sent));
+                }
                 self.rtt_probe = None;
             }
         }
@@ -523,13 +540,36 @@ impl Tcb {
         // whole backed-off RTO before the retransmission this ACK answers.
         // Such a "sample" of seconds would hold the RTO at seconds long
         // after the loss (RFC 6298 §3, Karn: only unambiguous samples).
-        if sample.is_none() && self.ts_enabled && !echo_before_timeout {
+        // The same for a later timeout's retransmission, or a SYN sent
+        // again: when the ACK of a retransmission is lost, the peer's next
+        // ACK (drawn by the retransmission after it, a duplicate that does
+        // not move TS.Recent) still echoes the earlier one, and measures
+        // the lost ACKs and the backed-off timer: seconds, and after a few
+        // in a row a minute (RFC 6298 §3, Karn: ambiguous). Only an echo of
+        // the latest retransmission or later is a sample.
+        let echo_before_latest = match (self.karn_ts, tsecr) {
+            (Some(k), Some(ecr)) => (ecr.wrapping_sub(k) as i32) < 0,
+            _ => false,
+        };
+        if !echo_before_latest && tsecr.is_some() {
+            self.karn_ts = None;
+        }
+        if sample.is_none() && self.ts_enabled && !echo_before_timeout && !echo_before_latest {
             if let Some(ecr) = tsecr.filter(|e| *e != 0) {
                 let ms = self.ts_now(now).wrapping_sub(ecr) as i32;
                 if (0..60_000).contains(&ms) {
                     sample = Some(Duration::from_millis(ms.max(1) as u64));
                 }
             }
+        }
+        if sample.is_none() && ack > self.rexmit_end {
+            // Karn's algorithm as first stated: the backed-off RTO is kept
+            // until an ACK for data sent only once. This one covers such
+            // data, though its echo is too old to time it (above), and
+            // Linux, which takes that echo as a sample, would end the
+            // backoff here (tcp_ack_update_rtt). Otherwise one lost ACK
+            // after a run of timeouts left the RTO at seconds.
+            self.rtt.reset_backoff();
         }
         if let Some(r) = sample {
             self.rtt.on_sample(r);
@@ -722,7 +762,6 @@ impl Tcb {
         self.timers.tlp = None;
         self.timers.rack = None;
         self.queue_sack_holes(now, obs);
-        self.rtt_probe = None;
         obs.stats.fast_retransmits += 1;
     }
 

@@ -208,8 +208,13 @@ pub struct Tcb {
     /// Where the highest segment sent so far starts: what a tail loss
     /// probe sends again (RFC 8985 §7.3).
     pub(super) last_seg: SeqNum,
+    /// End of the highest data retransmitted so far (Karn's rule).
+    pub(super) rexmit_end: SeqNum,
     /// Consecutive timeouts without progress.
     pub(super) retries: u32,
+    /// TSval of the latest SYN or timeout retransmission, while no ACK has
+    /// echoed it or anything later: older echoes give no RTT sample.
+    pub(super) karn_ts: Option<u32>,
     /// The timeout being recovered from, with timestamps on.
     pub(super) timeout: Option<TimeoutEpisode>,
     /// The fast recovery under way, with timestamps on, until the ACK of
@@ -307,7 +312,9 @@ impl Tcb {
             rexmit_sent: Vec::new(),
             tlp_high: None,
             last_seg: iss,
+            rexmit_end: iss,
             retries: 0,
+            karn_ts: None,
             timeout: None,
             recovery_undo: None,
             last_send: now,

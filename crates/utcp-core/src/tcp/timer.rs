@@ -134,6 +134,10 @@ impl Tcb {
             _ => return,
         }
         self.rtt_probe = None;
+        if self.ts_enabled {
+            // The retransmission goes out now, with this TSval.
+            self.karn_ts = Some(self.ts_now(now));
+        }
         self.rtt.backoff();
         self.timers.rto = Some(now + self.rtt.rto());
     }
