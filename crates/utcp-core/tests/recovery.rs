@@ -525,3 +525,19 @@ fn a_sacked_timed_segment_is_an_rtt_sample() {
     h.send(seg(Flags::ACK).seq(P).ack(una + SMSS).opts(sacks(&[(una + 2 * SMSS, una + 12 * SMSS)])));
     assert_eq!(h.stack.tcb(c).unwrap().rtt().srtt(), Some(ms(95)));
 }
+
+/// Linux (tcp_cong_control): outside recovery cwnd grows by what an ACK
+/// delivered, SACKed segments included. Ten segments out, the first
+/// acknowledged and the third SACKed (the second is missing, not yet lost):
+/// slow start counts both, cwnd 10 -> 12 segments (RFC 3465's L = 2).
+#[test]
+fn slow_start_counts_newly_sacked_segments() {
+    let mut h = Harness::new();
+    let (c, iss) = open(&mut h, ms(100));
+    let una = iss + 1;
+    h.stack.send(c, &[5; 20 * SMSS as usize]).unwrap();
+    assert_eq!(h.output().len(), 10);
+    h.advance(ms(100));
+    h.send(seg(Flags::ACK).seq(P).ack(una + SMSS).opts(sacks(&[(una + 2 * SMSS, una + 3 * SMSS)])));
+    assert_eq!(h.stack.tcb(c).unwrap().cwnd(), 12 * SMSS as usize);
+}

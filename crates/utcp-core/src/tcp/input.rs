@@ -410,6 +410,7 @@ impl Tcb {
 
     /// The ACK field of an acceptable segment, ESTABLISHED onwards.
     fn on_ack(&mut self, now: Instant, seg: &TcpRepr, payload_len: usize, obs: &mut Observer) {
+        let sacked_before = self.sacked_bytes();
         if self.sack_enabled {
             self.note_sacks(seg.options.sacks());
         }
@@ -466,6 +467,17 @@ impl Tcb {
             // RFC 5681's one MSS per duplicate ACK undercounts each lost
             // ACK and stalls the recovery until the RTO.
             self.inflation = self.scoreboard.iter().map(|b| b.left.dist_to(b.right)).sum();
+        }
+        if let Some(sample) = self.grow_on_ack.take() {
+            if !self.in_recovery {
+                // Linux (tcp_cong_control): cwnd grows by the segments this
+                // ACK delivered, newly SACKed ones included
+                // (tp->delivered), not only those cumulatively
+                // acknowledged: SACKed bytes acknowledged later, during a
+                // recovery, would never count.
+                let delivered = (prev_una.dist_to(self.snd_una) + self.sacked_bytes()).saturating_sub(sacked_before);
+                self.cc.on_ack(now, delivered.max(1), sample);
+            }
         }
         self.arm_reorder_timer(now);
 
@@ -619,7 +631,14 @@ impl Tcb {
                 self.inflation = 0;
                 // The undo's new cwnd already counts this ACK (RFC 4015 §4).
                 if data_acked > 0 && !undone {
-                    self.cc.on_ack(now, data_acked, sample);
+                    if self.sack_enabled {
+                        // `on_ack` grows cwnd by what this ACK delivered,
+                        // SACKed bytes included, once it has read the SACK
+                        // blocks.
+                        self.grow_on_ack = Some(sample);
+                    } else {
+                        self.cc.on_ack(now, data_acked, sample);
+                    }
                 }
             }
         }

@@ -200,6 +200,8 @@ pub struct Tcb {
     pub(super) high_rxt: SeqNum,
     /// Retransmissions the recovery may still send before the next ACK.
     pub(super) rexmit_budget: u32,
+    /// This ACK may grow cwnd (outside recovery), with its RTT sample.
+    pub(super) grow_on_ack: Option<Option<Duration>>,
     /// This recovery's retransmissions still unacknowledged, oldest first.
     pub(super) rexmit_sent: Vec<Retransmitted>,
     /// RFC 8985 §7.3 TLP.end_seq: SND.MAX when the tail loss probe went
@@ -309,6 +311,7 @@ impl Tcb {
             rexmit: Vec::new(),
             high_rxt: iss,
             rexmit_budget: 0,
+            grow_on_ack: None,
             rexmit_sent: Vec::new(),
             tlp_high: None,
             last_seg: iss,
@@ -769,6 +772,13 @@ impl Tcb {
             (Some(ka), State::Established | State::CloseWait | State::FinWait2) => Some(now + ka.idle),
             _ => None,
         };
+    }
+
+    // ----- Loss recovery helpers -----
+
+    /// Bytes the peer has SACKed above SND.UNA.
+    pub(super) fn sacked_bytes(&self) -> usize {
+        self.scoreboard.iter().filter(|b| b.right > self.snd_una).map(|b| b.left.max(self.snd_una).dist_to(b.right)).sum()
     }
 
     // ----- Sequence-space helpers -----
