@@ -541,3 +541,40 @@ fn slow_start_counts_newly_sacked_segments() {
     h.send(seg(Flags::ACK).seq(P).ack(una + SMSS).opts(sacks(&[(una + 2 * SMSS, una + 3 * SMSS)])));
     assert_eq!(h.stack.tcb(c).unwrap().cwnd(), 12 * SMSS as usize);
 }
+
+/// RFC 8985 §6.2 after a timeout (Linux runs RACK in TCP_CA_Loss,
+/// tcp_identify_packet_loss). Four segments lost whole, the probe too;
+/// the RTO resends segment 0, its ACK lets go-back-N resend 1 and 2, and
+/// the peer SACKs 2 but not 1: the retransmission of 1 was lost as well
+/// (2 went after it, and arrived).
+/// Once SRTT + SRTT/4 has passed since it went out, the reordering timer
+/// sends it again: no second, backed-off timeout (before: 600 ms).
+#[test]
+fn a_lost_go_back_n_retransmission_is_sent_again_without_a_second_timeout() {
+    let mut h = Harness::new();
+    let (c, iss) = open(&mut h, ms(100));
+    let una = iss + 1;
+    h.stack.send(c, &[2; 4 * SMSS as usize]).unwrap();
+    assert_eq!(h.output().len(), 4);
+    h.advance_to_next_timer();
+    assert_eq!(h.stack.stats().tlp_probes, 1);
+    h.expect_one();
+    h.advance_to_next_timer();
+    assert_eq!(h.stack.stats().rto_expirations, 1);
+    assert_eq!(h.expect_one().seq(), una);
+    h.advance(ms(100));
+    h.send(seg(Flags::ACK).seq(P).ack(una + SMSS));
+    let out: Vec<u32> = h.output().iter().map(|s| (s.seq() - una) / SMSS).collect();
+    assert_eq!(out, [1, 2]);
+    let sent = h.now;
+    h.advance(ms(100));
+    h.send(seg(Flags::ACK).seq(P).ack(una + SMSS).opts(sacks(&[(una + 2 * SMSS, una + 3 * SMSS)])));
+    let out: Vec<u32> = h.output().iter().map(|s| (s.seq() - una) / SMSS).collect();
+    assert_eq!(out, [3], "the walk goes on (RFC 3042: a duplicate ACK lets one more go)");
+    let srtt = h.stack.tcb(c).unwrap().rtt().srtt().unwrap();
+    assert_eq!(h.advance_to_next_timer(), Some(sent + srtt + srtt / 4));
+    let out = h.output();
+    assert_eq!(out.first().map(|s| (s.seq() - una) / SMSS), Some(1), "segment 1 again");
+    assert_eq!(h.stack.stats().rto_expirations, 1);
+    assert_eq!(h.stack.stats().lost_retransmits, 1);
+}

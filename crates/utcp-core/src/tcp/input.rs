@@ -456,6 +456,13 @@ impl Tcb {
                 self.enter_recovery(now, obs);
             }
         }
+        if self.in_loss {
+            // RFC 8985 §6.2 after a timeout too (Linux runs RACK in
+            // TCP_CA_Loss, tcp_identify_packet_loss): a go-back-N
+            // retransmission that the SACKs of later ones show lost goes
+            // again now, not a backed-off RTO later.
+            self.queue_lost_retransmissions(now, obs);
+        }
         if self.tlp_high.is_some() {
             self.on_probe_ack(now, seg, obs);
         }
@@ -592,6 +599,11 @@ impl Tcb {
         if self.timeout.is_some_and(|t| ack >= t.high) {
             self.timeout = None;
         }
+        if self.in_loss && ack >= self.recover {
+            // Everything sent before the timeout is acknowledged.
+            self.in_loss = false;
+            self.rexmit_sent.clear();
+        }
         // RFC 6298 §5.2/5.3: stop the timer when all is acknowledged,
         // otherwise restart it.
         self.timers.rto = if self.snd_una == self.snd_max { None } else { Some(now + self.rtt.rto()) };
@@ -664,6 +676,8 @@ impl Tcb {
         // RFC 4015 §4 step 6: resume with data never sent (SND.NXT <-
         // SND.MAX) instead of going back N over what the peer holds.
         self.snd_nxt = self.snd_nxt.max(self.snd_max);
+        self.in_loss = false;
+        self.rexmit_sent.clear();
         // RFC 6582 §4 held fast retransmit back from the duplicates a
         // go-back-N would draw; there is no go-back-N now, and a real loss
         // below the old SND.MAX may use fast recovery again.
@@ -769,6 +783,7 @@ impl Tcb {
         });
         self.cc.on_congestion_event(now, self.flight_size());
         self.in_recovery = true;
+        self.in_loss = false;
         self.recover = self.snd_max;
         self.inflation = 3 * self.snd_mss;
         self.rexmit.clear();
@@ -791,6 +806,7 @@ impl Tcb {
 
     /// RFC 2018 §5: remember which ranges the peer holds above SND.UNA.
     fn note_sacks(&mut self, blocks: &[SackBlock]) {
+        let old = self.scoreboard.len();
         for b in blocks {
             // RFC 2883 D-SACK blocks (at or below SND.UNA) and blocks past
             // what we sent carry nothing to retransmit around.
@@ -798,6 +814,29 @@ impl Tcb {
                 continue;
             }
             let b = SackBlock { left: b.left.max(self.snd_una), right: b.right };
+            if !self.rexmit_sent.is_empty() {
+                // The parts no earlier block covered were delivered just
+                // now (the scoreboard is sorted and merged up to `old`).
+                let mut seq = b.left;
+                for s in &self.scoreboard[..old] {
+                    if s.right <= seq {
+                        continue;
+                    }
+                    if s.left >= b.right {
+                        break;
+                    }
+                    if s.left > seq {
+                        credit_later(&mut self.rexmit_sent, seq, s.left);
+                    }
+                    seq = s.right;
+                    if seq >= b.right {
+                        break;
+                    }
+                }
+                if seq < b.right {
+                    credit_later(&mut self.rexmit_sent, seq, b.right);
+                }
+            }
             self.scoreboard.push(b);
         }
         if self.scoreboard.len() > 1 {
@@ -840,24 +879,31 @@ impl Tcb {
         }
     }
 
-    /// A retransmission went out during recovery: remember when, and what
-    /// was sent before it, to tell later whether it was lost too.
+    /// A retransmission went out during recovery, or after a timeout:
+    /// remember when, and where the data sent after it begins, to tell
+    /// later whether it was lost too. In fast recovery that is SND.MAX (new
+    /// data); after a timeout the go-back-N walk sends in sequence order,
+    /// so it is where the walk goes on (SND.NXT), and what the peer SACKed
+    /// before the timeout is not counted (`later` only gathers SACKs that
+    /// arrive after the retransmission).
     pub(super) fn note_retransmission(&mut self, now: Instant, seq: SeqNum, end: SeqNum) {
-        if !self.in_recovery {
+        if !self.sack_enabled || !(self.in_recovery || self.in_loss) {
             return;
         }
         self.rexmit_sent.retain(|r| r.seq != seq);
         if self.rexmit_sent.len() >= super::tcb::MAX_RETRANSMITTED {
             self.rexmit_sent.remove(0);
         }
-        self.rexmit_sent.push(super::tcb::Retransmitted { seq, end, at: now, after: self.snd_max });
+        let after = if self.in_recovery { self.snd_max } else { end.max(self.snd_nxt) };
+        self.rexmit_sent.push(super::tcb::Retransmitted { seq, end, at: now, after, later: 0 });
     }
 
     /// RFC 8985 §6.2 (RACK), applied to retransmissions: one is lost when
     /// data sent after it has been delivered and it has not, beyond what
     /// reordering explains. Without this a lost retransmission waits for
     /// the RTO, since RFC 6675's NextSeg never sends a hole twice. Data
-    /// sent after it is what lies above SND.MAX of its moment. Reordering
+    /// sent after it is what lies above `after` (see `note_retransmission`)
+    /// and was SACKed since it went out. Reordering
     /// is allowed for by RFC 6675's DupThresh (three segments' worth
     /// SACKed above it) or by RACK's time: one RTT plus a quarter since
     /// it went out (RFC 8985 §6.2 step 5, reo_wnd = SRTT/4 here).
@@ -873,8 +919,7 @@ impl Tcb {
             if r.end <= una || scoreboard.iter().any(|b| b.left <= r.seq.max(una) && r.end <= b.right) {
                 return false; // delivered
             }
-            let later: usize =
-                scoreboard.iter().filter(|b| b.right > r.after).map(|b| b.left.max(r.after).dist_to(b.right)).sum();
+            let later = r.later;
             let expired = now.saturating_since(r.at) >= srtt + srtt / 4;
             if later >= 3 * mss || (later > 0 && expired) {
                 lost.push(r.seq.max(una));
@@ -902,14 +947,9 @@ impl Tcb {
         let Some(srtt) = self.rtt.srtt() else { return };
         if !self.sack_enabled || self.scoreboard.is_empty() {
             self.timers.rack = None;
-        } else if self.in_recovery {
-            let scoreboard = &self.scoreboard;
-            self.timers.rack = self
-                .rexmit_sent
-                .iter()
-                .filter(|r| scoreboard.iter().any(|b| b.right > r.after))
-                .map(|r| r.at + srtt + srtt / 4)
-                .min();
+        } else if self.in_recovery || self.in_loss {
+            self.timers.rack =
+                self.rexmit_sent.iter().filter(|r| r.later > 0).map(|r| r.at + srtt + srtt / 4).min();
         } else if self.timers.rack.is_none() && self.past_recover() && self.snd_nxt == self.snd_max {
             self.timers.rack = Some(now + (srtt / 4).max(MIN_REO_WND));
         }
@@ -922,7 +962,10 @@ impl Tcb {
         if !self.sack_enabled || self.scoreboard.is_empty() {
             return;
         }
-        if self.in_recovery {
+        if self.in_loss {
+            self.queue_lost_retransmissions(now, obs);
+            self.arm_reorder_timer(now);
+        } else if self.in_recovery {
             self.queue_lost_retransmissions(now, obs);
             if !self.rexmit.is_empty() {
                 self.rexmit_budget = self.rexmit_budget.max(1);
@@ -1044,6 +1087,16 @@ impl Tcb {
             State::FinWait2 => self.set_state(now, State::TimeWait, obs),
             State::TimeWait => self.timers.close = Some(now + self.cfg.time_wait),
             _ => {}
+        }
+    }
+}
+
+/// Newly SACKed bytes `left..right` were delivered after every
+/// retransmission whose later data starts below `right`.
+fn credit_later(sent: &mut [super::tcb::Retransmitted], left: SeqNum, right: SeqNum) {
+    for r in sent {
+        if right > r.after {
+            r.later += r.after.max(left).dist_to(right);
         }
     }
 }

@@ -87,8 +87,12 @@ pub(super) struct Retransmitted {
     pub(super) seq: SeqNum,
     pub(super) end: SeqNum,
     pub(super) at: Instant,
-    /// SND.MAX when it went out: data from here on was sent after it.
+    /// Data from here on was sent after it (SND.MAX in fast recovery,
+    /// where the go-back-N walk goes on after a timeout).
     pub(super) after: SeqNum,
+    /// Bytes above `after` SACKed since it went out (RFC 8985 §6.2:
+    /// delivered data sent after it).
+    pub(super) later: usize,
 }
 
 /// A fast recovery that may prove spurious (RFC 3522): the TSval of its
@@ -189,6 +193,9 @@ pub struct Tcb {
     /// recovery (or a timeout) began; recovery lasts until it is acknowledged.
     pub(super) recover: SeqNum,
     pub(super) in_recovery: bool,
+    /// After a timeout, until everything sent before it is acknowledged
+    /// (Linux: TCP_CA_Loss): go-back-N retransmissions are watched for loss.
+    pub(super) in_loss: bool,
     /// Extra window during fast recovery: 3 MSS plus one per duplicate ACK
     /// (RFC 5681 §3.2 steps 3-4), shrunk by partial ACKs (RFC 6582 §3.2
     /// step 5); with SACK, the bytes SACKed (RFC 6675 §5 pipe).
@@ -307,6 +314,7 @@ impl Tcb {
             dupacks: 0,
             recover: iss,
             in_recovery: false,
+            in_loss: false,
             inflation: 0,
             rexmit: Vec::new(),
             high_rxt: iss,

@@ -127,6 +127,7 @@ impl Tcb {
                 self.inflation = 0;
                 // RFC 6582 §4: no fast retransmit for data sent before the timeout.
                 self.in_recovery = false;
+                self.in_loss = self.sack_enabled;
                 self.recover = self.snd_max;
                 // Go-back-N resends everything up to SND.MAX.
                 self.high_rxt = self.snd_max;
