@@ -573,14 +573,20 @@ fn upload_level(loss: f64, bytes: usize, seed_list: &[u64], limit: Duration) {
     assert!(failures.is_empty(), "upload at {}% loss: {} failing run(s):\n{}", loss * 100.0, failures.len(), failures.join("\n"));
 }
 
+/// 1 MiB at 20 % loss: 4-39 virtual s per seed, 123 s for seed 5 (a run
+/// of timeouts backed off to 51 s while every ACK of the retransmissions
+/// was lost); before the recovery changes of this test's commit series
+/// 18-75 s, with runs of 290 and 760 s along the way. The limit catches a
+/// relapse into timeouts for every loss, not a few seconds' drift.
 #[test]
 fn upload_lan_loss_20() {
-    upload_level(0.20, 1 << 20, &[1, 2, 3, 4, 5, 6, 7, 8], Duration::from_secs(3600));
+    upload_level(0.20, 1 << 20, &[1, 2, 3, 4, 5, 6, 7, 8], Duration::from_secs(600));
 }
 
+/// 4 MiB at 10 % loss: 3-10 virtual s per seed (7-13 s before).
 #[test]
 fn upload_lan_loss_10() {
-    upload_level(0.10, 4 << 20, &[1, 2, 3, 4], Duration::from_secs(3600));
+    upload_level(0.10, 4 << 20, &[1, 2, 3, 4], Duration::from_secs(120));
 }
 
 // ---------------------------------------------------------------------------
