@@ -448,30 +448,36 @@ fn a_needed_fast_retransmit_is_not_undone() {
     assert_eq!(tcb.ssthresh(), 5 * SMSS as usize);
 }
 
-/// RFC 6298 §3 (Karn) for a SYN sent again: the peer's answer to the
-/// first SYN was lost, and the SYN-ACK that comes echoes that first SYN's
-/// TSval (its TS.Recent). Measured from it, the "RTT" would be the 1 s
-/// timeout; it is no sample, and data starts with RFC 6298 §5.7's 3 s RTO
-/// rather than an RTO of 1 s + 4 * 0.5 s that takes many RTTs to decay.
+/// RFC 6298 §3 (Karn) for a SYN sent again, the timestamp echo included.
+/// The first SYN is lost, the second goes after 1 s, and the SYN-ACK that
+/// answers it was lost too: the peer's own timer sends it again a second
+/// later. Its echo is the second SYN's TSval (Linux updates TS.Recent on
+/// a retransmitted SYN) or the first's, and measured from either the
+/// "RTT" is the timeouts, not the path. No sample: data starts with RFC
+/// 6298 §5.7's 3 s RTO until its first sample, rather than with an SRTT
+/// of 1 s that takes a hundred samples to decay.
 #[test]
-fn a_syn_ack_echoing_the_first_syn_is_no_rtt_sample() {
-    let mut h = Harness::new();
-    let c = h.stack.socket();
-    h.stack.bind(c, h.local_addr()).unwrap();
-    let now = h.now;
-    assert_eq!(h.stack.connect(now, c, h.peer_addr()), Err(Errno::EINPROGRESS));
-    let syn = h.expect_one();
-    h.advance(Duration::from_secs(1));
-    let again = h.expect_one();
-    assert_eq!((again.flags(), again.seq()), (Flags::SYN, syn.seq()));
-    h.advance(ms(1));
-    let o = Options { mss: Some(1460), sack_permitted: true, timestamps: Some((7000, tsval(&syn))), ..Options::default() };
-    h.send(seg(Flags::SYN | Flags::ACK).seq(PEER_ISS).ack(syn.seq() + 1).opts(o));
-    assert_eq!(h.expect_one().flags(), Flags::ACK);
-    assert_eq!(h.state(c), State::Established);
-    let tcb = h.stack.tcb(c).unwrap();
-    assert_eq!(tcb.rtt().srtt(), None, "no sample of 1 s");
-    assert_eq!(tcb.rtt().rto(), Duration::from_secs(3));
+fn a_syn_ack_to_a_syn_sent_again_is_no_rtt_sample() {
+    for echo_first in [false, true] {
+        let mut h = Harness::new();
+        let c = h.stack.socket();
+        h.stack.bind(c, h.local_addr()).unwrap();
+        let now = h.now;
+        assert_eq!(h.stack.connect(now, c, h.peer_addr()), Err(Errno::EINPROGRESS));
+        let syn = h.expect_one();
+        h.advance(Duration::from_secs(1));
+        let again = h.expect_one();
+        assert_eq!((again.flags(), again.seq()), (Flags::SYN, syn.seq()));
+        h.advance(Duration::from_secs(1));
+        let ecr = if echo_first { tsval(&syn) } else { tsval(&again) };
+        let o = Options { mss: Some(1460), sack_permitted: true, timestamps: Some((7000, ecr)), ..Options::default() };
+        h.send(seg(Flags::SYN | Flags::ACK).seq(PEER_ISS).ack(syn.seq() + 1).opts(o));
+        assert_eq!(h.expect_one().flags(), Flags::ACK);
+        assert_eq!(h.state(c), State::Established);
+        let tcb = h.stack.tcb(c).unwrap();
+        assert_eq!(tcb.rtt().srtt(), None, "no sample of 1-2 s (echo of the first SYN: {echo_first})");
+        assert_eq!(tcb.rtt().rto(), Duration::from_secs(3));
+    }
 }
 
 /// Two timeouts in a row; the first retransmission arrived but its ACK

@@ -510,6 +510,9 @@ impl Tcb {
     pub(super) fn ack_advance(&mut self, now: Instant, ack: SeqNum, tsecr: Option<u32>, obs: &mut Observer) {
         let acked_seq = self.snd_una.dist_to(ack);
         let prev_una = self.snd_una;
+        // This ACK is the first for our SYN (or SYN,ACK), which was sent
+        // more than once.
+        let syn_retransmitted = prev_una == self.iss && self.retries > 0;
         // Data bytes acknowledged: exclude our SYN and FIN.
         let data_start = self.data_start();
         let data_acked = data_start.dist_to(ack).min(self.send_buf.len());
@@ -559,8 +562,8 @@ impl Tcb {
         // whole backed-off RTO before the retransmission this ACK answers.
         // Such a "sample" of seconds would hold the RTO at seconds long
         // after the loss (RFC 6298 §3, Karn: only unambiguous samples).
-        // The same for a later timeout's retransmission, or a SYN sent
-        // again: when the ACK of a retransmission is lost, the peer's next
+        // The same for a later timeout's retransmission: when the ACK of a
+        // retransmission is lost, the peer's next
         // ACK (drawn by the retransmission after it, a duplicate that does
         // not move TS.Recent) still echoes the earlier one, and measures
         // the lost ACKs and the backed-off timer: seconds, and after a few
@@ -573,7 +576,15 @@ impl Tcb {
         if !echo_before_latest && tsecr.is_some() {
             self.karn_ts = None;
         }
-        if sample.is_none() && self.ts_enabled && !echo_before_timeout && !echo_before_latest {
+        // Nor from the ACK of a SYN sent again, even when it echoes the
+        // last SYN: when the peer's answer was lost as well, the echo
+        // measures the peer's own SYN,ACK timer (1 s), and that sample
+        // held the RTO at 3 s for the first hundred RTTs of the transfer.
+        // Karn's rule without the timestamp exception (RFC 6298 §3; Linux
+        // takes no SYN,ACK sample once it was retransmitted,
+        // tcp_synack_rtt_meas). RFC 6298 §5.7's 3 s RTO holds until the
+        // first data sample.
+        if sample.is_none() && self.ts_enabled && !echo_before_timeout && !echo_before_latest && !syn_retransmitted {
             if let Some(ecr) = tsecr.filter(|e| *e != 0) {
                 let ms = self.ts_now(now).wrapping_sub(ecr) as i32;
                 if (0..60_000).contains(&ms) {

@@ -117,11 +117,9 @@ impl Tcb {
         if first {
             self.rtt_probe = Some((self.iss, now));
         } else {
-            // A retransmitted SYN gives no RTT sample (Karn), nor does an
-            // echo of the SYN before it.
+            // A retransmitted SYN gives no RTT sample (Karn), not even
+            // from the timestamp echo (see `ack_advance`).
             self.rtt_probe = None;
-            // (Timestamps are offered, not yet agreed: the SYN-ACK decides.)
-            self.karn_ts = self.cfg.timestamps.then(|| self.ts_now(now));
             self.cc.on_syn_retransmit();
             obs.stats.retransmits += 1;
         }

@@ -221,7 +221,7 @@ pub struct Tcb {
     pub(super) rexmit_end: SeqNum,
     /// Consecutive timeouts without progress.
     pub(super) retries: u32,
-    /// TSval of the latest SYN or timeout retransmission, while no ACK has
+    /// TSval of the latest timeout retransmission, while no ACK has
     /// echoed it or anything later: older echoes give no RTT sample.
     pub(super) karn_ts: Option<u32>,
     /// The timeout being recovered from, with timestamps on.
