@@ -196,9 +196,12 @@ fn a_lost_fast_retransmission_is_sent_again_after_an_rtt_and_a_quarter() {
     let mut h = Harness::new();
     let (c, iss) = open(&mut h, ms(100));
     let (una, _) = recovery_with_new_data(&mut h, c, iss);
+    // Segment 12's SACK comes an RTT after it went out (an instant SACK
+    // would be an RTT sample of zero: RFC 6298 times SACKed segments too).
+    h.advance(ms(100));
     let out = sack_ack(&mut h, una, 1, 13);
     assert!(out.iter().all(|s| s.seq() != una));
-    h.advance(ms(124));
+    h.advance(ms(24));
     let out = sack_ack(&mut h, una, 1, 13);
     assert!(out.iter().all(|s| s.seq() != una), "within the reordering window");
     h.advance(ms(1));
@@ -318,6 +321,7 @@ fn a_lost_fast_retransmission_is_sent_again_by_the_reordering_timer() {
     let (c, iss) = open(&mut h, ms(100));
     let t_rexmit = h.now + ms(100);
     let (una, _) = recovery_with_new_data(&mut h, c, iss);
+    h.advance(ms(100));
     let out = sack_ack(&mut h, una, 1, 13);
     assert!(out.iter().all(|s| s.seq() != una));
     assert_eq!(h.advance_to_next_timer(), Some(t_rexmit + ms(125)));
@@ -442,4 +446,141 @@ fn a_needed_fast_retransmit_is_not_undone() {
     let tcb = h.stack.tcb(c).unwrap();
     assert_eq!(h.stack.stats().spurious_recoveries, 0);
     assert_eq!(tcb.ssthresh(), 5 * SMSS as usize);
+}
+
+/// RFC 6298 §3 (Karn) for a SYN sent again, the timestamp echo included.
+/// The first SYN is lost, the second goes after 1 s, and the SYN-ACK that
+/// answers it was lost too: the peer's own timer sends it again a second
+/// later. Its echo is the second SYN's TSval (Linux updates TS.Recent on
+/// a retransmitted SYN) or the first's, and measured from either the
+/// "RTT" is the timeouts, not the path. No sample: data starts with RFC
+/// 6298 §5.7's 3 s RTO until its first sample, rather than with an SRTT
+/// of 1 s that takes a hundred samples to decay.
+#[test]
+fn a_syn_ack_to_a_syn_sent_again_is_no_rtt_sample() {
+    for echo_first in [false, true] {
+        let mut h = Harness::new();
+        let c = h.stack.socket();
+        h.stack.bind(c, h.local_addr()).unwrap();
+        let now = h.now;
+        assert_eq!(h.stack.connect(now, c, h.peer_addr()), Err(Errno::EINPROGRESS));
+        let syn = h.expect_one();
+        h.advance(Duration::from_secs(1));
+        let again = h.expect_one();
+        assert_eq!((again.flags(), again.seq()), (Flags::SYN, syn.seq()));
+        h.advance(Duration::from_secs(1));
+        let ecr = if echo_first { tsval(&syn) } else { tsval(&again) };
+        let o = Options { mss: Some(1460), sack_permitted: true, timestamps: Some((7000, ecr)), ..Options::default() };
+        h.send(seg(Flags::SYN | Flags::ACK).seq(PEER_ISS).ack(syn.seq() + 1).opts(o));
+        assert_eq!(h.expect_one().flags(), Flags::ACK);
+        assert_eq!(h.state(c), State::Established);
+        let tcb = h.stack.tcb(c).unwrap();
+        assert_eq!(tcb.rtt().srtt(), None, "no sample of 1-2 s (echo of the first SYN: {echo_first})");
+        assert_eq!(tcb.rtt().rto(), Duration::from_secs(3));
+    }
+}
+
+/// Two timeouts in a row; the first retransmission arrived but its ACK
+/// was lost. The peer's ACK of the second (a duplicate, which does not
+/// move TS.Recent: RFC 7323 §4.3) echoes the first's TSval: measured from
+/// it the "RTT" would be the lost ACK plus the backed-off 600 ms timer.
+/// No sample (RFC 6298 §3): SRTT stays, and so does the backoff until a
+/// real sample comes (§5.7). After a few such ACKs in a row the RTO had
+/// grown to a minute at 20 % loss.
+#[test]
+fn no_rtt_sample_from_an_echo_of_an_earlier_timeout_retransmission() {
+    let mut h = Harness::new();
+    let (c, iss) = open_with(&mut h, ms(100), false);
+    let (_, re_ts) = flight_then_timeout(&mut h, c);
+    h.advance(ms(600));
+    let re2 = h.expect_one();
+    assert_eq!(re2.seq(), iss + 1, "the second timeout resends it again");
+    assert!(tsval(&re2) > re_ts);
+    h.advance(ms(100));
+    h.send(seg(Flags::ACK).seq(P).ack(iss + 1 + SMSS).opts(ts(7100, re_ts)));
+    let tcb = h.stack.tcb(c).unwrap();
+    assert_eq!(tcb.rtt().srtt(), Some(ms(100)), "no sample of 700 ms");
+    assert_eq!(tcb.rtt().backoff_count(), 2);
+    // An echo of the latest retransmission (or anything later) is one.
+    h.output();
+    h.advance(ms(100));
+    h.send(seg(Flags::ACK).seq(P).ack(iss + 1 + 2 * SMSS).opts(ts(7200, tsval(&re2))));
+    assert_eq!(h.stack.tcb(c).unwrap().rtt().backoff_count(), 0);
+}
+
+/// RFC 6298 times one segment at a time; Linux (tcp_sacktag_one) also
+/// takes the sample when that segment is SACKed rather than cumulatively
+/// acknowledged, and retransmitting other segments does not spoil it
+/// (Karn's rule is about the retransmitted one). Ten segments, the first
+/// acknowledged after 100 ms; two new ones go, the first of them timed;
+/// segment 1 was lost and the peer SACKs 2..=11 60 ms later: a sample of
+/// 60 ms, SRTT = 7/8 * 100 + 1/8 * 60 = 95 ms.
+#[test]
+fn a_sacked_timed_segment_is_an_rtt_sample() {
+    let mut h = Harness::new();
+    let (c, iss) = open(&mut h, ms(100));
+    let una = iss + 1;
+    h.stack.send(c, &[9; 20 * SMSS as usize]).unwrap();
+    assert_eq!(h.output().len(), 10);
+    h.advance(ms(100));
+    h.send(seg(Flags::ACK).seq(P).ack(una + SMSS));
+    let new: Vec<u32> = h.output().iter().map(|s| (s.seq() - una) / SMSS).collect();
+    assert_eq!(new, [10, 11], "slow start: two for one");
+    assert_eq!(h.stack.tcb(c).unwrap().rtt().srtt(), Some(ms(100)));
+    h.advance(ms(60));
+    h.send(seg(Flags::ACK).seq(P).ack(una + SMSS).opts(sacks(&[(una + 2 * SMSS, una + 12 * SMSS)])));
+    assert_eq!(h.stack.tcb(c).unwrap().rtt().srtt(), Some(ms(95)));
+}
+
+/// Linux (tcp_cong_control): outside recovery cwnd grows by what an ACK
+/// delivered, SACKed segments included. Ten segments out, the first
+/// acknowledged and the third SACKed (the second is missing, not yet lost):
+/// slow start counts both, cwnd 10 -> 12 segments (RFC 3465's L = 2).
+#[test]
+fn slow_start_counts_newly_sacked_segments() {
+    let mut h = Harness::new();
+    let (c, iss) = open(&mut h, ms(100));
+    let una = iss + 1;
+    h.stack.send(c, &[5; 20 * SMSS as usize]).unwrap();
+    assert_eq!(h.output().len(), 10);
+    h.advance(ms(100));
+    h.send(seg(Flags::ACK).seq(P).ack(una + SMSS).opts(sacks(&[(una + 2 * SMSS, una + 3 * SMSS)])));
+    assert_eq!(h.stack.tcb(c).unwrap().cwnd(), 12 * SMSS as usize);
+}
+
+/// RFC 8985 §6.2 after a timeout (Linux runs RACK in TCP_CA_Loss,
+/// tcp_identify_packet_loss). Four segments lost whole, the probe too;
+/// the RTO resends segment 0, its ACK lets go-back-N resend 1 and 2, and
+/// the peer SACKs 2 but not 1: the retransmission of 1 was lost as well
+/// (2 went after it, and arrived).
+/// Once SRTT + SRTT/4 has passed since it went out, the reordering timer
+/// sends it again: no second, backed-off timeout (before: 600 ms).
+#[test]
+fn a_lost_go_back_n_retransmission_is_sent_again_without_a_second_timeout() {
+    let mut h = Harness::new();
+    let (c, iss) = open(&mut h, ms(100));
+    let una = iss + 1;
+    h.stack.send(c, &[2; 4 * SMSS as usize]).unwrap();
+    assert_eq!(h.output().len(), 4);
+    h.advance_to_next_timer();
+    assert_eq!(h.stack.stats().tlp_probes, 1);
+    h.expect_one();
+    h.advance_to_next_timer();
+    assert_eq!(h.stack.stats().rto_expirations, 1);
+    assert_eq!(h.expect_one().seq(), una);
+    h.advance(ms(100));
+    h.send(seg(Flags::ACK).seq(P).ack(una + SMSS));
+    let out: Vec<u32> = h.output().iter().map(|s| (s.seq() - una) / SMSS).collect();
+    assert_eq!(out, [1, 2]);
+    let sent = h.now;
+    h.advance(ms(100));
+    h.send(seg(Flags::ACK).seq(P).ack(una + SMSS).opts(sacks(&[(una + 2 * SMSS, una + 3 * SMSS)])));
+    let out: Vec<u32> = h.output().iter().map(|s| (s.seq() - una) / SMSS).collect();
+    assert_eq!(out, [3], "the walk goes on (RFC 3042: a duplicate ACK lets one more go)");
+    let srtt = h.stack.tcb(c).unwrap().rtt().srtt().unwrap();
+    assert_eq!(h.advance_to_next_timer(), Some(sent + srtt + srtt / 4));
+    let out = h.output();
+    assert_eq!(out.first().map(|s| (s.seq() - una) / SMSS), Some(1), "segment 1 again");
+    assert_eq!(h.stack.stats().rto_expirations, 1);
+    assert_eq!(h.stack.stats().lost_retransmits, 1);
 }

@@ -204,6 +204,37 @@ fn a_batch_read_before_one_poll_gets_an_ack_per_two_full_segments() {
     assert_eq!(h.expect_one().ack(), s + 9 * 1460);
 }
 
+/// Linux (tcp_event_data_recv): data after a silence longer than the RTO
+/// means the sender waited for a timeout and starts again from one
+/// segment: quick-ack mode again, so a lone segment is acknowledged at once
+/// instead of after the delayed-ACK time (a lost delayed ACK would cost
+/// the sender another, backed-off, timeout).
+#[test]
+fn data_after_a_silence_longer_than_the_rto_is_acked_at_once() {
+    let mut h = Harness::new();
+    let (_, iss) = established(&mut h);
+    let s = use_up_quickacks(&mut h, iss);
+    h.advance(Duration::from_secs(2));
+    h.send(seg(Flags::ACK).seq(s).ack(iss + 1).data(b"again"));
+    assert_eq!(h.expect_one().ack(), s + 5);
+    h.send(seg(Flags::ACK).seq(s + 5).ack(iss + 1).data(b"more"));
+    assert_eq!(h.expect_one().ack(), s + 9, "and for a while after");
+}
+
+/// Linux (tcp_data_queue, out of window: tcp_enter_quickack_mode): a
+/// duplicate segment means our ACKs were lost or late; it is answered at
+/// once (RFC 5681 §4.2), and so is the next in-order segment.
+#[test]
+fn a_duplicate_segment_turns_quick_acks_back_on() {
+    let mut h = Harness::new();
+    let (_, iss) = established(&mut h);
+    let s = use_up_quickacks(&mut h, iss);
+    h.send(seg(Flags::ACK).seq(s - 1).ack(iss + 1).data(b"q"));
+    assert_eq!(h.expect_one().ack(), s, "the duplicate's ACK");
+    h.send(seg(Flags::ACK).seq(s).ack(iss + 1).data(b"next"));
+    assert_eq!(h.expect_one().ack(), s + 4, "no 40 ms delay");
+}
+
 /// Quick-ack mode (Linux: the first 16 segments) acknowledges every
 /// segment of a batch, each with its own acknowledgment number.
 #[test]

@@ -362,6 +362,10 @@ impl Tcb {
             self.dsack = Some(SackBlock { left: seq, right: seq + len });
         }
         self.ack_now = true;
+        // Linux (tcp_data_queue, out_of_window: tcp_enter_quickack_mode):
+        // the sender is retransmitting what arrived, so its ACKs were lost
+        // or late; ACK every segment for a while.
+        self.quickacks = super::tcb::QUICKACKS;
     }
 
     /// RST accepted (RFC 9293 §3.10.7.4 second check).
@@ -406,11 +410,23 @@ impl Tcb {
 
     /// The ACK field of an acceptable segment, ESTABLISHED onwards.
     fn on_ack(&mut self, now: Instant, seg: &TcpRepr, payload_len: usize, obs: &mut Observer) {
+        let sacked_before = self.sacked_bytes();
         if self.sack_enabled {
             self.note_sacks(seg.options.sacks());
         }
         let prev_una = self.snd_una;
         let old_wnd = self.snd_wnd;
+        if let Some((seq, sent)) = self.rtt_probe {
+            // Linux (tcp_sacktag_one, sack_rtt_us): the timed segment, sent
+            // once, SACKed: as good a sample as its cumulative ACK, and
+            // after a timeout it may be the only one for a while (RFC 6298
+            // §5.7: the backed-off RTO stays until a valid sample).
+            if seq >= self.snd_una && self.scoreboard.iter().any(|b| seq.in_range(b.left, b.right)) {
+                self.rtt_probe = None;
+                self.rtt.on_sample(now.saturating_since(sent));
+                self.rtt.reset_backoff();
+            }
+        }
         if seg.ack > self.snd_una {
             self.ack_advance(now, seg.ack, seg.options.timestamps.map(|(_, ecr)| ecr), obs);
         }
@@ -440,6 +456,13 @@ impl Tcb {
                 self.enter_recovery(now, obs);
             }
         }
+        if self.in_loss {
+            // RFC 8985 §6.2 after a timeout too (Linux runs RACK in
+            // TCP_CA_Loss, tcp_identify_packet_loss): a go-back-N
+            // retransmission that the SACKs of later ones show lost goes
+            // again now, not a backed-off RTO later.
+            self.queue_lost_retransmissions(now, obs);
+        }
         if self.tlp_high.is_some() {
             self.on_probe_ack(now, seg, obs);
         }
@@ -451,6 +474,17 @@ impl Tcb {
             // RFC 5681's one MSS per duplicate ACK undercounts each lost
             // ACK and stalls the recovery until the RTO.
             self.inflation = self.scoreboard.iter().map(|b| b.left.dist_to(b.right)).sum();
+        }
+        if let Some(sample) = self.grow_on_ack.take() {
+            if !self.in_recovery {
+                // Linux (tcp_cong_control): cwnd grows by the segments this
+                // ACK delivered, newly SACKed ones included
+                // (tp->delivered), not only those cumulatively
+                // acknowledged: SACKed bytes acknowledged later, during a
+                // recovery, would never count.
+                let delivered = (prev_una.dist_to(self.snd_una) + self.sacked_bytes()).saturating_sub(sacked_before);
+                self.cc.on_ack(now, delivered.max(1), sample);
+            }
         }
         self.arm_reorder_timer(now);
 
@@ -475,6 +509,10 @@ impl Tcb {
     /// SND.UNA < SEG.ACK <= SND.MAX: data (and maybe SYN/FIN) acknowledged.
     pub(super) fn ack_advance(&mut self, now: Instant, ack: SeqNum, tsecr: Option<u32>, obs: &mut Observer) {
         let acked_seq = self.snd_una.dist_to(ack);
+        let prev_una = self.snd_una;
+        // This ACK is the first for our SYN (or SYN,ACK), which was sent
+        // more than once.
+        let syn_retransmitted = prev_una == self.iss && self.retries > 0;
         // Data bytes acknowledged: exclude our SYN and FIN.
         let data_start = self.data_start();
         let data_acked = data_start.dist_to(ack).min(self.send_buf.len());
@@ -491,7 +529,12 @@ impl Tcb {
         let mut sample = None;
         if let Some((seq, sent)) = self.rtt_probe {
             if ack > seq {
-                sample = Some(now.saturating_since(sent));
+                // Linux (tcp_clean_rtx_queue, FLAG_RETRANS_DATA_ACKED):
+                // not when the ACK covers retransmitted data too, as it
+                // may answer the retransmission.
+                if self.rexmit_end <= prev_una {
+                    sample = Some(now.saturating_since(sent));
+                }
                 self.rtt_probe = None;
             }
         }
@@ -519,13 +562,44 @@ impl Tcb {
         // whole backed-off RTO before the retransmission this ACK answers.
         // Such a "sample" of seconds would hold the RTO at seconds long
         // after the loss (RFC 6298 §3, Karn: only unambiguous samples).
-        if sample.is_none() && self.ts_enabled && !echo_before_timeout {
+        // The same for a later timeout's retransmission: when the ACK of a
+        // retransmission is lost, the peer's next
+        // ACK (drawn by the retransmission after it, a duplicate that does
+        // not move TS.Recent) still echoes the earlier one, and measures
+        // the lost ACKs and the backed-off timer: seconds, and after a few
+        // in a row a minute (RFC 6298 §3, Karn: ambiguous). Only an echo of
+        // the latest retransmission or later is a sample.
+        let echo_before_latest = match (self.karn_ts, tsecr) {
+            (Some(k), Some(ecr)) => (ecr.wrapping_sub(k) as i32) < 0,
+            _ => false,
+        };
+        if !echo_before_latest && tsecr.is_some() {
+            self.karn_ts = None;
+        }
+        // Nor from the ACK of a SYN sent again, even when it echoes the
+        // last SYN: when the peer's answer was lost as well, the echo
+        // measures the peer's own SYN,ACK timer (1 s), and that sample
+        // held the RTO at 3 s for the first hundred RTTs of the transfer.
+        // Karn's rule without the timestamp exception (RFC 6298 §3; Linux
+        // takes no SYN,ACK sample once it was retransmitted,
+        // tcp_synack_rtt_meas). RFC 6298 §5.7's 3 s RTO holds until the
+        // first data sample.
+        if sample.is_none() && self.ts_enabled && !echo_before_timeout && !echo_before_latest && !syn_retransmitted {
             if let Some(ecr) = tsecr.filter(|e| *e != 0) {
                 let ms = self.ts_now(now).wrapping_sub(ecr) as i32;
                 if (0..60_000).contains(&ms) {
                     sample = Some(Duration::from_millis(ms.max(1) as u64));
                 }
             }
+        }
+        if sample.is_none() && ack > self.rexmit_end {
+            // Karn's algorithm as first stated: the backed-off RTO is kept
+            // until an ACK for data sent only once. This one covers such
+            // data, though its echo is too old to time it (above), and
+            // Linux, which takes that echo as a sample, would end the
+            // backoff here (tcp_ack_update_rtt). Otherwise one lost ACK
+            // after a run of timeouts left the RTO at seconds.
+            self.rtt.reset_backoff();
         }
         if let Some(r) = sample {
             self.rtt.on_sample(r);
@@ -535,6 +609,11 @@ impl Tcb {
         }
         if self.timeout.is_some_and(|t| ack >= t.high) {
             self.timeout = None;
+        }
+        if self.in_loss && ack >= self.recover {
+            // Everything sent before the timeout is acknowledged.
+            self.in_loss = false;
+            self.rexmit_sent.clear();
         }
         // RFC 6298 §5.2/5.3: stop the timer when all is acknowledged,
         // otherwise restart it.
@@ -575,7 +654,14 @@ impl Tcb {
                 self.inflation = 0;
                 // The undo's new cwnd already counts this ACK (RFC 4015 §4).
                 if data_acked > 0 && !undone {
-                    self.cc.on_ack(now, data_acked, sample);
+                    if self.sack_enabled {
+                        // `on_ack` grows cwnd by what this ACK delivered,
+                        // SACKed bytes included, once it has read the SACK
+                        // blocks.
+                        self.grow_on_ack = Some(sample);
+                    } else {
+                        self.cc.on_ack(now, data_acked, sample);
+                    }
                 }
             }
         }
@@ -601,6 +687,8 @@ impl Tcb {
         // RFC 4015 §4 step 6: resume with data never sent (SND.NXT <-
         // SND.MAX) instead of going back N over what the peer holds.
         self.snd_nxt = self.snd_nxt.max(self.snd_max);
+        self.in_loss = false;
+        self.rexmit_sent.clear();
         // RFC 6582 §4 held fast retransmit back from the duplicates a
         // go-back-N would draw; there is no go-back-N now, and a real loss
         // below the old SND.MAX may use fast recovery again.
@@ -706,6 +794,7 @@ impl Tcb {
         });
         self.cc.on_congestion_event(now, self.flight_size());
         self.in_recovery = true;
+        self.in_loss = false;
         self.recover = self.snd_max;
         self.inflation = 3 * self.snd_mss;
         self.rexmit.clear();
@@ -718,7 +807,6 @@ impl Tcb {
         self.timers.tlp = None;
         self.timers.rack = None;
         self.queue_sack_holes(now, obs);
-        self.rtt_probe = None;
         obs.stats.fast_retransmits += 1;
     }
 
@@ -729,6 +817,7 @@ impl Tcb {
 
     /// RFC 2018 §5: remember which ranges the peer holds above SND.UNA.
     fn note_sacks(&mut self, blocks: &[SackBlock]) {
+        let old = self.scoreboard.len();
         for b in blocks {
             // RFC 2883 D-SACK blocks (at or below SND.UNA) and blocks past
             // what we sent carry nothing to retransmit around.
@@ -736,6 +825,29 @@ impl Tcb {
                 continue;
             }
             let b = SackBlock { left: b.left.max(self.snd_una), right: b.right };
+            if !self.rexmit_sent.is_empty() {
+                // The parts no earlier block covered were delivered just
+                // now (the scoreboard is sorted and merged up to `old`).
+                let mut seq = b.left;
+                for s in &self.scoreboard[..old] {
+                    if s.right <= seq {
+                        continue;
+                    }
+                    if s.left >= b.right {
+                        break;
+                    }
+                    if s.left > seq {
+                        credit_later(&mut self.rexmit_sent, seq, s.left);
+                    }
+                    seq = s.right;
+                    if seq >= b.right {
+                        break;
+                    }
+                }
+                if seq < b.right {
+                    credit_later(&mut self.rexmit_sent, seq, b.right);
+                }
+            }
             self.scoreboard.push(b);
         }
         if self.scoreboard.len() > 1 {
@@ -778,24 +890,31 @@ impl Tcb {
         }
     }
 
-    /// A retransmission went out during recovery: remember when, and what
-    /// was sent before it, to tell later whether it was lost too.
+    /// A retransmission went out during recovery, or after a timeout:
+    /// remember when, and where the data sent after it begins, to tell
+    /// later whether it was lost too. In fast recovery that is SND.MAX (new
+    /// data); after a timeout the go-back-N walk sends in sequence order,
+    /// so it is where the walk goes on (SND.NXT), and what the peer SACKed
+    /// before the timeout is not counted (`later` only gathers SACKs that
+    /// arrive after the retransmission).
     pub(super) fn note_retransmission(&mut self, now: Instant, seq: SeqNum, end: SeqNum) {
-        if !self.in_recovery {
+        if !self.sack_enabled || !(self.in_recovery || self.in_loss) {
             return;
         }
         self.rexmit_sent.retain(|r| r.seq != seq);
         if self.rexmit_sent.len() >= super::tcb::MAX_RETRANSMITTED {
             self.rexmit_sent.remove(0);
         }
-        self.rexmit_sent.push(super::tcb::Retransmitted { seq, end, at: now, after: self.snd_max });
+        let after = if self.in_recovery { self.snd_max } else { end.max(self.snd_nxt) };
+        self.rexmit_sent.push(super::tcb::Retransmitted { seq, end, at: now, after, later: 0 });
     }
 
     /// RFC 8985 §6.2 (RACK), applied to retransmissions: one is lost when
     /// data sent after it has been delivered and it has not, beyond what
     /// reordering explains. Without this a lost retransmission waits for
     /// the RTO, since RFC 6675's NextSeg never sends a hole twice. Data
-    /// sent after it is what lies above SND.MAX of its moment. Reordering
+    /// sent after it is what lies above `after` (see `note_retransmission`)
+    /// and was SACKed since it went out. Reordering
     /// is allowed for by RFC 6675's DupThresh (three segments' worth
     /// SACKed above it) or by RACK's time: one RTT plus a quarter since
     /// it went out (RFC 8985 §6.2 step 5, reo_wnd = SRTT/4 here).
@@ -811,8 +930,7 @@ impl Tcb {
             if r.end <= una || scoreboard.iter().any(|b| b.left <= r.seq.max(una) && r.end <= b.right) {
                 return false; // delivered
             }
-            let later: usize =
-                scoreboard.iter().filter(|b| b.right > r.after).map(|b| b.left.max(r.after).dist_to(b.right)).sum();
+            let later = r.later;
             let expired = now.saturating_since(r.at) >= srtt + srtt / 4;
             if later >= 3 * mss || (later > 0 && expired) {
                 lost.push(r.seq.max(una));
@@ -840,14 +958,9 @@ impl Tcb {
         let Some(srtt) = self.rtt.srtt() else { return };
         if !self.sack_enabled || self.scoreboard.is_empty() {
             self.timers.rack = None;
-        } else if self.in_recovery {
-            let scoreboard = &self.scoreboard;
-            self.timers.rack = self
-                .rexmit_sent
-                .iter()
-                .filter(|r| scoreboard.iter().any(|b| b.right > r.after))
-                .map(|r| r.at + srtt + srtt / 4)
-                .min();
+        } else if self.in_recovery || self.in_loss {
+            self.timers.rack =
+                self.rexmit_sent.iter().filter(|r| r.later > 0).map(|r| r.at + srtt + srtt / 4).min();
         } else if self.timers.rack.is_none() && self.past_recover() && self.snd_nxt == self.snd_max {
             self.timers.rack = Some(now + (srtt / 4).max(MIN_REO_WND));
         }
@@ -860,7 +973,10 @@ impl Tcb {
         if !self.sack_enabled || self.scoreboard.is_empty() {
             return;
         }
-        if self.in_recovery {
+        if self.in_loss {
+            self.queue_lost_retransmissions(now, obs);
+            self.arm_reorder_timer(now);
+        } else if self.in_recovery {
             self.queue_lost_retransmissions(now, obs);
             if !self.rexmit.is_empty() {
                 self.rexmit_budget = self.rexmit_budget.max(1);
@@ -923,6 +1039,14 @@ impl Tcb {
 
     /// Segment text in ESTABLISHED, FIN-WAIT-1, FIN-WAIT-2.
     fn receive_data(&mut self, now: Instant, seq: SeqNum, data: &[u8], obs: &mut Observer) {
+        // Linux (tcp_event_data_recv): data after a gap longer than the RTO
+        // means the sender waited for a timeout, with a window of one
+        // segment; ACK every segment while it grows again, so one lost
+        // delayed ACK does not cost it another timeout.
+        if self.last_data_at.is_some_and(|t| now.saturating_since(t) > self.rtt.rto()) {
+            self.quickacks = super::tcb::QUICKACKS;
+        }
+        self.last_data_at = Some(now);
         let offset = self.rcv_nxt.dist_to(seq);
         let in_order = offset == 0;
         let had_ooo = self.recv_buf.has_ooo();
@@ -974,6 +1098,16 @@ impl Tcb {
             State::FinWait2 => self.set_state(now, State::TimeWait, obs),
             State::TimeWait => self.timers.close = Some(now + self.cfg.time_wait),
             _ => {}
+        }
+    }
+}
+
+/// Newly SACKed bytes `left..right` were delivered after every
+/// retransmission whose later data starts below `right`.
+fn credit_later(sent: &mut [super::tcb::Retransmitted], left: SeqNum, right: SeqNum) {
+    for r in sent {
+        if right > r.after {
+            r.later += r.after.max(left).dist_to(right);
         }
     }
 }

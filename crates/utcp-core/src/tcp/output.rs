@@ -117,7 +117,8 @@ impl Tcb {
         if first {
             self.rtt_probe = Some((self.iss, now));
         } else {
-            // A retransmitted SYN gives no RTT sample (Karn).
+            // A retransmitted SYN gives no RTT sample (Karn), not even
+            // from the timestamp echo (see `ack_advance`).
             self.rtt_probe = None;
             self.cc.on_syn_retransmit();
             obs.stats.retransmits += 1;
@@ -159,7 +160,7 @@ impl Tcb {
             }
             obs.stats.retransmits += 1;
             self.rexmit_budget = self.rexmit_budget.saturating_sub(1);
-            self.rtt_probe = None;
+            self.karn(seq, seq + len);
             self.high_rxt = self.high_rxt.max(seq + len);
             self.note_retransmission(now, seq, seq + len);
             return Some(self.emit(now, buf, seq, flags, len, obs));
@@ -250,11 +251,24 @@ impl Tcb {
         }
         if retransmit {
             obs.stats.retransmits += len.div_ceil(self.snd_mss).max(1) as u64;
-            self.rtt_probe = None;
+            self.karn(seq, seq + len);
+            self.note_retransmission(now, seq, seq + len);
         } else if self.rtt_probe.is_none() && len > 0 {
             self.rtt_probe = Some((seq, now));
         }
         Some(self.emit(now, buf, seq, flags, len, obs))
+    }
+
+    /// Karn's rule (RFC 6298 §3) for data `seq..end` sent again: the timed
+    /// segment is timed no more if this is it; a segment sent once keeps
+    /// its timing (Linux times every segment not retransmitted), but an
+    /// ACK that also covers retransmitted data gives no sample (see
+    /// `ack_advance`).
+    fn karn(&mut self, seq: SeqNum, end: SeqNum) {
+        if self.rtt_probe.is_some_and(|(s, _)| s.in_range(seq, end)) {
+            self.rtt_probe = None;
+        }
+        self.rexmit_end = self.rexmit_end.max(end);
     }
 
     /// TSO: grow a full-sized segment at `seq` into a super-segment of as

@@ -87,8 +87,12 @@ pub(super) struct Retransmitted {
     pub(super) seq: SeqNum,
     pub(super) end: SeqNum,
     pub(super) at: Instant,
-    /// SND.MAX when it went out: data from here on was sent after it.
+    /// Data from here on was sent after it (SND.MAX in fast recovery,
+    /// where the go-back-N walk goes on after a timeout).
     pub(super) after: SeqNum,
+    /// Bytes above `after` SACKed since it went out (RFC 8985 §6.2:
+    /// delivered data sent after it).
+    pub(super) later: usize,
 }
 
 /// A fast recovery that may prove spurious (RFC 3522): the TSval of its
@@ -189,6 +193,9 @@ pub struct Tcb {
     /// recovery (or a timeout) began; recovery lasts until it is acknowledged.
     pub(super) recover: SeqNum,
     pub(super) in_recovery: bool,
+    /// After a timeout, until everything sent before it is acknowledged
+    /// (Linux: TCP_CA_Loss): go-back-N retransmissions are watched for loss.
+    pub(super) in_loss: bool,
     /// Extra window during fast recovery: 3 MSS plus one per duplicate ACK
     /// (RFC 5681 §3.2 steps 3-4), shrunk by partial ACKs (RFC 6582 §3.2
     /// step 5); with SACK, the bytes SACKed (RFC 6675 §5 pipe).
@@ -200,6 +207,8 @@ pub struct Tcb {
     pub(super) high_rxt: SeqNum,
     /// Retransmissions the recovery may still send before the next ACK.
     pub(super) rexmit_budget: u32,
+    /// This ACK may grow cwnd (outside recovery), with its RTT sample.
+    pub(super) grow_on_ack: Option<Option<Duration>>,
     /// This recovery's retransmissions still unacknowledged, oldest first.
     pub(super) rexmit_sent: Vec<Retransmitted>,
     /// RFC 8985 §7.3 TLP.end_seq: SND.MAX when the tail loss probe went
@@ -208,8 +217,13 @@ pub struct Tcb {
     /// Where the highest segment sent so far starts: what a tail loss
     /// probe sends again (RFC 8985 §7.3).
     pub(super) last_seg: SeqNum,
+    /// End of the highest data retransmitted so far (Karn's rule).
+    pub(super) rexmit_end: SeqNum,
     /// Consecutive timeouts without progress.
     pub(super) retries: u32,
+    /// TSval of the latest timeout retransmission, while no ACK has
+    /// echoed it or anything later: older echoes give no RTT sample.
+    pub(super) karn_ts: Option<u32>,
     /// The timeout being recovered from, with timestamps on.
     pub(super) timeout: Option<TimeoutEpisode>,
     /// The fast recovery under way, with timestamps on, until the ACK of
@@ -228,6 +242,8 @@ pub struct Tcb {
     /// Bytes received since the last ACK we sent.
     pub(super) unacked_bytes: usize,
     pub(super) quickacks: u32,
+    /// When the last data segment arrived (Linux: icsk_ack.lrcvtime).
+    pub(super) last_data_at: Option<Instant>,
     pub(super) last_oow_ack: Option<Instant>,
     pub(super) pending: Option<Pending>,
     /// ACKs owed to segments that arrived before the caller polled, built
@@ -298,14 +314,18 @@ impl Tcb {
             dupacks: 0,
             recover: iss,
             in_recovery: false,
+            in_loss: false,
             inflation: 0,
             rexmit: Vec::new(),
             high_rxt: iss,
             rexmit_budget: 0,
+            grow_on_ack: None,
             rexmit_sent: Vec::new(),
             tlp_high: None,
             last_seg: iss,
+            rexmit_end: iss,
             retries: 0,
+            karn_ts: None,
             timeout: None,
             recovery_undo: None,
             last_send: now,
@@ -316,6 +336,7 @@ impl Tcb {
             ack_now: false,
             unacked_bytes: 0,
             quickacks: QUICKACKS,
+            last_data_at: None,
             last_oow_ack: None,
             pending: None,
             queued_acks: VecDeque::new(),
@@ -759,6 +780,13 @@ impl Tcb {
             (Some(ka), State::Established | State::CloseWait | State::FinWait2) => Some(now + ka.idle),
             _ => None,
         };
+    }
+
+    // ----- Loss recovery helpers -----
+
+    /// Bytes the peer has SACKed above SND.UNA.
+    pub(super) fn sacked_bytes(&self) -> usize {
+        self.scoreboard.iter().filter(|b| b.right > self.snd_una).map(|b| b.left.max(self.snd_una).dist_to(b.right)).sum()
     }
 
     // ----- Sequence-space helpers -----

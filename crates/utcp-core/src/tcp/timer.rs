@@ -127,6 +127,7 @@ impl Tcb {
                 self.inflation = 0;
                 // RFC 6582 §4: no fast retransmit for data sent before the timeout.
                 self.in_recovery = false;
+                self.in_loss = self.sack_enabled;
                 self.recover = self.snd_max;
                 // Go-back-N resends everything up to SND.MAX.
                 self.high_rxt = self.snd_max;
@@ -134,6 +135,10 @@ impl Tcb {
             _ => return,
         }
         self.rtt_probe = None;
+        if self.ts_enabled {
+            // The retransmission goes out now, with this TSval.
+            self.karn_ts = Some(self.ts_now(now));
+        }
         self.rtt.backoff();
         self.timers.rto = Some(now + self.rtt.rto());
     }

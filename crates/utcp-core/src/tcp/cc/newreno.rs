@@ -223,21 +223,16 @@ mod tests {
     }
 
     #[test]
-    fn recovery_exit_uses_option_one() {
-        // RFC 6582 §3.2 step 3, full ACK: min(ssthresh, max(flight, SMSS) + SMSS).
-        let mut cc = reno();
-        cc.on_congestion_event(T, 40_000);
-        cc.on_recovery_exit(T, 5000);
-        assert_eq!(cc.cwnd(), 6000);
-        let mut cc = reno();
-        cc.on_congestion_event(T, 40_000);
-        cc.on_recovery_exit(T, 0);
-        assert_eq!(cc.cwnd(), 2000);
-        let mut cc = reno();
-        cc.on_congestion_event(T, 40_000);
-        cc.on_recovery_exit(T, 19_500);
-        assert_eq!(cc.cwnd(), 20_000);
-        assert_eq!(cc.ssthresh(), 20_000);
+    fn recovery_exit_sets_cwnd_to_ssthresh() {
+        // RFC 6582 §3.2 step 3 option 2 and RFC 6937 §3: cwnd = ssthresh,
+        // however little is in flight when the full ACK comes (Linux:
+        // tcp_end_cwnd_reduction).
+        for flight in [0, 5000, 19_500] {
+            let mut cc = reno();
+            cc.on_congestion_event(T, 40_000);
+            cc.on_recovery_exit(T, flight);
+            assert_eq!((cc.cwnd(), cc.ssthresh()), (20_000, 20_000), "flight {flight}");
+        }
     }
 
     #[test]
